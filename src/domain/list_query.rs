@@ -1,0 +1,280 @@
+//! `GET /pins` query parameters, parsed once into a `ListQuery` the store can apply.
+
+use super::{
+    cid::Cid,
+    meta::PinMeta,
+    name::{MatchMode, NameFilter},
+    status::{Status, StatusSet},
+    timestamp::{Instant, Millis},
+};
+use crate::error::ApiError;
+use std::collections::BTreeMap;
+
+pub const DEFAULT_LIMIT: usize = 10;
+pub const MAX_LIMIT: usize = 1000;
+pub const MAX_CIDS: usize = 10;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListQuery {
+    /// Canonical CIDs (deduplicated); `None` when no `cid` filter was given.
+    pub cids: Option<Vec<Cid>>,
+    pub name: Option<NameFilter>,
+    pub status: StatusSet,
+    pub before: Option<Instant>,
+    pub after: Option<Instant>,
+    pub limit: usize,
+    pub meta: Option<PinMeta>,
+}
+
+/// What a filter needs to know of one pin. `None` fields are unknown (not in list metadata).
+pub struct Candidate<'a> {
+    pub created: Millis,
+    pub status: Status,
+    pub name: Option<Option<&'a str>>,
+    pub meta: Option<&'a BTreeMap<String, String>>,
+}
+
+/// Whether a candidate matches, or whether the full record must be read to tell.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Yes,
+    No,
+    NeedRecord,
+}
+
+impl ListQuery {
+    /// `pairs` are already percent-decoded; list parameters are split on ',' after decoding.
+    pub fn parse(pairs: &[(String, String)]) -> Result<ListQuery, ApiError> {
+        let mut cid_items: Vec<&str> = Vec::new();
+        let mut status_items: Vec<&str> = Vec::new();
+        let mut single: BTreeMap<&str, &str> = BTreeMap::new();
+        for (k, v) in pairs {
+            match k.as_str() {
+                "cid" => cid_items.extend(v.split(',')),
+                "status" => status_items.extend(v.split(',')),
+                "name" | "match" | "before" | "after" | "limit" | "meta"
+                    if single.insert(k, v).is_some() =>
+                {
+                    return Err(ApiError::bad(k, "given more than once"));
+                }
+                // The guard above already recorded first occurrences; unknown parameters are
+                // not ours to refuse.
+                _ => {}
+            }
+        }
+        let present = |k: &str| pairs.iter().any(|(key, _)| key == k);
+
+        let cids = if present("cid") {
+            Some(parse_cids(&cid_items)?)
+        } else {
+            None
+        };
+        let status = if present("status") {
+            StatusSet::parse(status_items).map_err(|e| ApiError::bad("status", e))?
+        } else {
+            StatusSet::PINNED_ONLY
+        };
+        let mode = match single.get("match") {
+            Some(m) => MatchMode::parse(m).map_err(|e| ApiError::bad("match", e))?,
+            None => MatchMode::default(),
+        };
+        let name = single
+            .get("name")
+            .map(|n| NameFilter::parse(n, mode).map_err(|e| ApiError::bad("name", e)))
+            .transpose()?;
+        let instant = |k: &str| {
+            single
+                .get(k)
+                .map(|v| Instant::parse(v).map_err(|e| ApiError::bad(k, e)))
+                .transpose()
+        };
+        let (before, after) = (instant("before")?, instant("after")?);
+        let limit = match single.get("limit") {
+            Some(l) => match l.parse::<usize>() {
+                Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+                _ => {
+                    return Err(ApiError::bad(
+                        "limit",
+                        format!("'{l}' is not an integer from 1 to {MAX_LIMIT}"),
+                    ))
+                }
+            },
+            None => DEFAULT_LIMIT,
+        };
+        let meta = single
+            .get("meta")
+            .map(|m| {
+                let v = serde_json::from_str(m)
+                    .map_err(|e| ApiError::bad("meta", format!("not a JSON object ({e})")))?;
+                PinMeta::parse(v).map_err(|e| ApiError::bad("meta", e))
+            })
+            .transpose()?;
+        Ok(ListQuery {
+            cids,
+            name,
+            status,
+            before,
+            after,
+            limit,
+            meta,
+        })
+    }
+
+    pub fn judge(&self, c: &Candidate<'_>) -> Verdict {
+        if !self.status.contains(c.status)
+            || self.before.is_some_and(|b| !c.created.is_before(b))
+            || self.after.is_some_and(|a| !c.created.is_after(a))
+        {
+            return Verdict::No;
+        }
+        if let Some(filter) = &self.name {
+            match c.name {
+                None => return Verdict::NeedRecord,
+                Some(name) if !filter.matches(name) => return Verdict::No,
+                Some(_) => {}
+            }
+        }
+        if let Some(filter) = &self.meta {
+            match c.meta {
+                None => return Verdict::NeedRecord,
+                Some(meta) if !filter.is_subset_of(meta) => return Verdict::No,
+                Some(_) => {}
+            }
+        }
+        Verdict::Yes
+    }
+}
+
+fn parse_cids(items: &[&str]) -> Result<Vec<Cid>, ApiError> {
+    if items.len() > MAX_CIDS {
+        return Err(ApiError::bad(
+            "cid",
+            format!("at most {MAX_CIDS} CIDs, got {}", items.len()),
+        ));
+    }
+    let mut cids: Vec<Cid> = Vec::with_capacity(items.len());
+    for item in items {
+        let cid = Cid::parse(item).map_err(|e| ApiError::bad("cid", e))?;
+        if !cids.iter().any(|c| c.canonical() == cid.canonical()) {
+            cids.push(cid);
+        }
+    }
+    Ok(cids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(s: &[(&str, &str)]) -> Result<ListQuery, ApiError> {
+        let pairs: Vec<_> = s
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        ListQuery::parse(&pairs)
+    }
+
+    fn bad_field(s: &[(&str, &str)]) -> String {
+        match q(s) {
+            Err(ApiError::BadRequest(d)) => d.split(':').next().unwrap().to_owned(),
+            other => panic!("expected 400, got {other:?}"),
+        }
+    }
+
+    const V0: &str = "QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG";
+    const V1: &str = "bafybeie5nqv6kd3qnfjupgvz34woh3oksc3iau6abmyajn7qvtf6d2ho34";
+
+    #[test]
+    fn defaults() {
+        let d = q(&[]).unwrap();
+        assert_eq!(d.limit, 10);
+        assert_eq!(d.status, StatusSet::PINNED_ONLY);
+        assert!(d.cids.is_none() && d.name.is_none() && d.meta.is_none());
+    }
+
+    #[test]
+    fn parses_every_parameter() {
+        let d = q(&[
+            ("cid", &format!("{V0},{V1}")),
+            ("name", "x"),
+            ("match", "ipartial"),
+            ("status", "queued,failed"),
+            ("before", "2030-01-01T00:00:00Z"),
+            ("after", "2020-01-01T00:00:00.5Z"),
+            ("limit", "1000"),
+            ("meta", r#"{"app":"a"}"#),
+            ("unknown", "ignored"),
+        ])
+        .unwrap();
+        assert_eq!(d.cids.unwrap().len(), 1, "v0 and v1 of one CID dedupe");
+        assert!(d.status.contains(Status::Queued) && !d.status.contains(Status::Pinned));
+        assert_eq!(d.limit, 1000);
+    }
+
+    #[test]
+    fn names_the_bad_parameter() {
+        assert_eq!(bad_field(&[("limit", "0")]), "limit");
+        assert_eq!(bad_field(&[("limit", "1001")]), "limit");
+        assert_eq!(bad_field(&[("limit", "ten")]), "limit");
+        assert_eq!(bad_field(&[("limit", "1"), ("limit", "2")]), "limit");
+        assert_eq!(bad_field(&[("status", "pinned,pinned")]), "status");
+        assert_eq!(bad_field(&[("status", "")]), "status");
+        assert_eq!(bad_field(&[("cid", "")]), "cid");
+        assert_eq!(bad_field(&[("cid", "nope")]), "cid");
+        let eleven = [V1; 11].join(",");
+        assert_eq!(bad_field(&[("cid", &eleven)]), "cid");
+        assert_eq!(bad_field(&[("name", "")]), "name");
+        assert_eq!(bad_field(&[("match", "fuzzy")]), "match");
+        assert_eq!(bad_field(&[("before", "yesterday")]), "before");
+        assert_eq!(bad_field(&[("after", "2020-01-01")]), "after");
+        assert_eq!(bad_field(&[("meta", "{")]), "meta");
+        assert_eq!(bad_field(&[("meta", r#"{"a":1}"#)]), "meta");
+    }
+
+    #[test]
+    fn judges_candidates() {
+        let query = q(&[
+            ("name", "doc"),
+            ("match", "partial"),
+            ("status", "pinned,queued"),
+        ])
+        .unwrap();
+        let meta = BTreeMap::new();
+        let mut c = Candidate {
+            created: Millis(5),
+            status: Status::Pinned,
+            name: Some(Some("my doc")),
+            meta: Some(&meta),
+        };
+        assert_eq!(query.judge(&c), Verdict::Yes);
+        c.name = Some(None);
+        assert_eq!(query.judge(&c), Verdict::No);
+        c.name = None;
+        assert_eq!(query.judge(&c), Verdict::NeedRecord);
+        c.status = Status::Failed;
+        assert_eq!(
+            query.judge(&c),
+            Verdict::No,
+            "cheap filters decide before a read"
+        );
+    }
+
+    #[test]
+    fn bounds_are_exclusive() {
+        let query = q(&[
+            ("before", "1970-01-01T00:00:00.010Z"),
+            ("after", "1970-01-01T00:00:00.005Z"),
+        ])
+        .unwrap();
+        let at = |ms| Candidate {
+            created: Millis(ms),
+            status: Status::Pinned,
+            name: None,
+            meta: None,
+        };
+        assert_eq!(query.judge(&at(10)), Verdict::No);
+        assert_eq!(query.judge(&at(9)), Verdict::Yes);
+        assert_eq!(query.judge(&at(5)), Verdict::No);
+        assert_eq!(query.judge(&at(6)), Verdict::Yes);
+    }
+}

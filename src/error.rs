@@ -1,0 +1,71 @@
+//! The one place where a failure becomes a spec `Failure` (status code, reason, details).
+
+use std::fmt;
+
+/// Every way a request can fail. Handlers return these; `http::reply` renders them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiError {
+    /// 400: the client sent something malformed; the text names the field and why.
+    BadRequest(String),
+    /// 401: missing or invalid credentials. The text is safe to show (never echoes a secret).
+    Unauthorized(String),
+    /// 404: no such resource for this user (also for other users' resources).
+    NotFound(String),
+    /// 405: the path exists but not with this method; carries the `Allow` list.
+    MethodNotAllowed(&'static str),
+    /// 413: request body above the documented bound.
+    PayloadTooLarge(String),
+    /// 500: our fault or our configuration's; details are for the operator's logs too.
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::BadRequest(_) => 400,
+            ApiError::Unauthorized(_) => 401,
+            ApiError::NotFound(_) => 404,
+            ApiError::MethodNotAllowed(_) => 405,
+            ApiError::PayloadTooLarge(_) => 413,
+            ApiError::Internal(_) => 500,
+        }
+    }
+
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "BAD_REQUEST",
+            ApiError::Unauthorized(_) => "UNAUTHORIZED",
+            ApiError::NotFound(_) => "NOT_FOUND",
+            ApiError::MethodNotAllowed(_) => "METHOD_NOT_ALLOWED",
+            ApiError::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
+            ApiError::Internal(_) => "INTERNAL_SERVER_ERROR",
+        }
+    }
+
+    pub fn details(&self) -> String {
+        match self {
+            ApiError::BadRequest(d)
+            | ApiError::Unauthorized(d)
+            | ApiError::NotFound(d)
+            | ApiError::PayloadTooLarge(d)
+            | ApiError::Internal(d) => d.clone(),
+            ApiError::MethodNotAllowed(allow) => format!("method not allowed; allowed: {allow}"),
+        }
+    }
+
+    pub fn bad(field: &str, why: impl fmt::Display) -> Self {
+        ApiError::BadRequest(format!("{field}: {why}"))
+    }
+
+    pub fn pin_not_found() -> Self {
+        ApiError::NotFound("no pin object with this requestid".into())
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.status(), self.reason(), self.details())
+    }
+}
+
+impl std::error::Error for ApiError {}

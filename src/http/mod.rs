@@ -1,0 +1,93 @@
+//! The HTTP shapes the core works with, free of any runtime type: the edge converts a Workers
+//! request into `HttpRequest` and a `Reply` back into a Workers response.
+
+pub mod query;
+pub mod router;
+
+use crate::error::ApiError;
+use serde::Serialize;
+
+pub struct HttpRequest {
+    pub method: String,
+    pub path: String,
+    /// The raw query string, without `?`.
+    pub query: String,
+    pub authorization: Option<String>,
+    pub body: Vec<u8>,
+}
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Option<String>,
+}
+
+const CORS_ALLOW_HEADERS: &str = "Authorization, Content-Type";
+const CORS_MAX_AGE_SECS: &str = "86400";
+
+impl Reply {
+    pub fn json(status: u16, body: &impl Serialize) -> Reply {
+        let body = serde_json::to_string(body).expect("API types serialize");
+        Reply {
+            status,
+            headers: vec![("content-type", "application/json".into())],
+            body: Some(body),
+        }
+    }
+
+    pub fn empty(status: u16) -> Reply {
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: None,
+        }
+    }
+
+    /// The spec's `Failure`: `{"error":{"reason":..., "details":...}}`.
+    pub fn failure(e: &ApiError) -> Reply {
+        let body = serde_json::json!({"error": {"reason": e.reason(), "details": e.details()}});
+        let mut reply = Reply::json(e.status(), &body);
+        match e {
+            ApiError::MethodNotAllowed(allow) => reply.headers.push(("allow", (*allow).to_owned())),
+            ApiError::Unauthorized(_) => reply.headers.push((
+                "www-authenticate",
+                r#"Bearer realm="ipfs-pinning-service""#.to_owned(),
+            )),
+            _ => {}
+        }
+        reply
+    }
+
+    pub fn preflight(allow: &'static str) -> Reply {
+        let mut reply = Reply::empty(204);
+        reply.headers.extend([
+            ("access-control-allow-methods", allow.to_owned()),
+            (
+                "access-control-allow-headers",
+                CORS_ALLOW_HEADERS.to_owned(),
+            ),
+            ("access-control-max-age", CORS_MAX_AGE_SECS.to_owned()),
+            ("allow", allow.to_owned()),
+        ]);
+        reply
+    }
+
+    /// Every answer may be read by a page on any origin: access is by token, not by cookie.
+    pub fn with_cors(mut self) -> Reply {
+        self.headers
+            .push(("access-control-allow-origin", "*".to_owned()));
+        self.headers.push((
+            "access-control-expose-headers",
+            "Allow, WWW-Authenticate".to_owned(),
+        ));
+        self
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}

@@ -1,0 +1,99 @@
+//! Which operation a method and path name. Unknown paths are 404 and known paths with another
+//! method are 405 (with `Allow`), both decided before authentication.
+
+use crate::error::ApiError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    ListPins,
+    AddPin,
+    GetPin(String),
+    ReplacePin(String),
+    DeletePin(String),
+    IssueToken,
+    /// CORS preflight for a known path; carries that path's `Allow` list.
+    Preflight(&'static str),
+}
+
+const PINS_ALLOW: &str = "GET, POST, OPTIONS";
+const PIN_ALLOW: &str = "GET, POST, DELETE, OPTIONS";
+const TOKEN_ALLOW: &str = "POST, OPTIONS";
+
+pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
+    let path = path
+        .strip_suffix('/')
+        .filter(|p| !p.is_empty())
+        .unwrap_or(path);
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    let (allow, route) = match segments.as_slice() {
+        ["pins"] => (
+            PINS_ALLOW,
+            match method {
+                "GET" => Some(Route::ListPins),
+                "POST" => Some(Route::AddPin),
+                _ => None,
+            },
+        ),
+        ["pins", id] if !id.is_empty() => {
+            let id = (*id).to_owned();
+            (
+                PIN_ALLOW,
+                match method {
+                    "GET" => Some(Route::GetPin(id)),
+                    "POST" => Some(Route::ReplacePin(id)),
+                    "DELETE" => Some(Route::DeletePin(id)),
+                    _ => None,
+                },
+            )
+        }
+        ["token"] => (TOKEN_ALLOW, (method == "POST").then_some(Route::IssueToken)),
+        _ => return Err(ApiError::NotFound(format!("no such endpoint: {path}"))),
+    };
+    match route {
+        Some(r) => Ok(r),
+        None if method == "OPTIONS" => Ok(Route::Preflight(allow)),
+        None => Err(ApiError::MethodNotAllowed(allow)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        assert_eq!(route("GET", "/pins"), Ok(Route::ListPins));
+        assert_eq!(route("GET", "/pins/"), Ok(Route::ListPins));
+        assert_eq!(route("POST", "/pins"), Ok(Route::AddPin));
+        assert_eq!(route("GET", "/pins/abc"), Ok(Route::GetPin("abc".into())));
+        assert_eq!(
+            route("POST", "/pins/abc"),
+            Ok(Route::ReplacePin("abc".into()))
+        );
+        assert_eq!(
+            route("DELETE", "/pins/abc/"),
+            Ok(Route::DeletePin("abc".into()))
+        );
+        assert_eq!(route("POST", "/token"), Ok(Route::IssueToken));
+        assert_eq!(route("OPTIONS", "/pins"), Ok(Route::Preflight(PINS_ALLOW)));
+    }
+
+    #[test]
+    fn refuses() {
+        assert_eq!(
+            route("DELETE", "/pins"),
+            Err(ApiError::MethodNotAllowed(PINS_ALLOW))
+        );
+        assert_eq!(
+            route("PUT", "/pins/x"),
+            Err(ApiError::MethodNotAllowed(PIN_ALLOW))
+        );
+        assert_eq!(
+            route("GET", "/token"),
+            Err(ApiError::MethodNotAllowed(TOKEN_ALLOW))
+        );
+        for p in ["/", "", "/pin", "/pins/a/b", "/pins//", "/PINS"] {
+            assert!(matches!(route("GET", p), Err(ApiError::NotFound(_))), "{p}");
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! An IPFS Pinning Service API on Cloudflare Workers.
+//!
+//! A request travels: `edge` (workers-rs glue, wasm only) → `app` (routing) → `auth` →
+//! `pins` / `tokens` (api → service) → `store` (KV layout) → `backend` (what pinning means).
+//! Everything but `edge` is plain Rust and is tested natively.
+
+pub mod app;
+pub mod auth;
+pub mod backend;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod pins;
+pub mod store;
+pub mod tokens;
+
+#[cfg(target_arch = "wasm32")]
+mod edge;

@@ -1,0 +1,38 @@
+//! HTTP handlers for `/pins` and `/pins/{requestid}`: parse the request into domain types,
+//! call the service, and shape the reply with the spec's status codes.
+
+use super::service::PinService;
+use crate::domain::{list_query::ListQuery, pin::Pin, timestamp::Millis};
+use crate::error::ApiError;
+use crate::http::{query, router::Route, HttpRequest, Reply};
+use crate::store::kv::Kv;
+
+pub async fn handle<K: Kv>(
+    route: Route,
+    req: &HttpRequest,
+    svc: &PinService<'_, K>,
+    now: Millis,
+) -> Result<Reply, ApiError> {
+    Ok(match route {
+        Route::ListPins => {
+            let q = ListQuery::parse(&query::parse(&req.query)?)?;
+            Reply::json(200, &svc.list(&q).await?)
+        }
+        Route::AddPin => Reply::json(202, &svc.add(Pin::parse(&req.body)?, now).await?),
+        Route::GetPin(id) => Reply::json(200, &svc.get(&id).await?),
+        Route::ReplacePin(id) => {
+            Reply::json(202, &svc.replace(&id, Pin::parse(&req.body)?, now).await?)
+        }
+        Route::DeletePin(id) => {
+            svc.delete(&id).await?;
+            Reply::empty(202)
+        }
+        Route::IssueToken | Route::Preflight(_) => unreachable_route(),
+    })
+}
+
+fn unreachable_route() -> Reply {
+    Reply::failure(&ApiError::Internal(
+        "route dispatched to the wrong handler".into(),
+    ))
+}

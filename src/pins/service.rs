@@ -1,0 +1,128 @@
+//! The pin operations, over a user's `PinStore` and the configured backend.
+
+use super::model::{PinResults, PinStatus};
+use crate::auth::user::UserId;
+use crate::backend::Backend;
+use crate::domain::{list_query::ListQuery, pin::Pin, request_id::RequestId, timestamp::Millis};
+use crate::error::ApiError;
+use crate::store::{kv::Kv, kv::KvError, pins::PinStore, record::PinRecord};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub struct PinService<'a, K> {
+    store: PinStore<'a, K>,
+    backend: Backend,
+    delegates: &'a [String],
+}
+
+impl<'a, K: Kv> PinService<'a, K> {
+    pub fn new(kv: &'a K, user: &'a UserId, backend: Backend, delegates: &'a [String]) -> Self {
+        PinService {
+            store: PinStore::new(kv, user),
+            backend,
+            delegates,
+        }
+    }
+
+    pub async fn add(&self, pin: Pin, now: Millis) -> Result<PinStatus<'a>, ApiError> {
+        let id = RequestId::new(next_created(now), random_u64()?);
+        let admission = self.backend.admit();
+        let record = PinRecord {
+            status: admission.status,
+            cid: pin.cid.as_given().to_owned(),
+            name: pin.name.map(|n| n.into_string()),
+            origins: pin.origins.into_vec(),
+            meta: pin.meta.into_map(),
+            info: admission.info,
+            partial: false,
+        };
+        self.store
+            .put(&id, &pin.cid, &record)
+            .await
+            .map_err(storage)?;
+        Ok(PinStatus::new(&id, record, self.delegates))
+    }
+
+    pub async fn get(&self, id: &str) -> Result<PinStatus<'a>, ApiError> {
+        let (id, record) = self.find(id).await?;
+        Ok(PinStatus::new(&id, record, self.delegates))
+    }
+
+    /// The new pin is written before the old one is removed, so a failure in between leaves
+    /// both pins rather than neither.
+    pub async fn replace(
+        &self,
+        id: &str,
+        pin: Pin,
+        now: Millis,
+    ) -> Result<PinStatus<'a>, ApiError> {
+        let (old_id, old) = self.find(id).await?;
+        let added = self.add(pin, now).await?;
+        self.store.delete(&old_id, &old).await.map_err(storage)?;
+        Ok(added)
+    }
+
+    pub async fn delete(&self, id: &str) -> Result<(), ApiError> {
+        let (id, record) = self.find(id).await?;
+        self.store.delete(&id, &record).await.map_err(storage)
+    }
+
+    pub async fn list(&self, query: &ListQuery) -> Result<PinResults<'a>, ApiError> {
+        let listing = self.store.list(query).await.map_err(storage)?;
+        Ok(PinResults {
+            count: listing.count,
+            results: listing
+                .results
+                .into_iter()
+                .map(|(id, record)| PinStatus::new(&id, record, self.delegates))
+                .collect(),
+        })
+    }
+
+    async fn find(&self, id: &str) -> Result<(RequestId, PinRecord), ApiError> {
+        let id = RequestId::parse(id).ok_or_else(ApiError::pin_not_found)?;
+        match self.store.get(&id).await.map_err(storage)? {
+            Some(record) => Ok((id, record)),
+            None => Err(ApiError::pin_not_found()),
+        }
+    }
+}
+
+/// The last `created` this isolate handed out. Pins created in the same millisecond get
+/// consecutive milliseconds, so `created` is unique and increasing and `before`/`after` paging
+/// never skips or repeats a pin. (Two isolates can still collide; see docs/storage.md.)
+static LAST_CREATED: AtomicU64 = AtomicU64::new(0);
+
+fn next_created(now: Millis) -> Millis {
+    let prev = LAST_CREATED
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| {
+            Some(last.max(now.0.saturating_sub(1)) + 1)
+        })
+        .expect("the update always succeeds");
+    Millis(prev.max(now.0.saturating_sub(1)) + 1)
+}
+
+fn random_u64() -> Result<u64, ApiError> {
+    let mut bytes = [0u8; 8];
+    getrandom::getrandom(&mut bytes)
+        .map_err(|e| ApiError::Internal(format!("no randomness: {e}")))?;
+    Ok(u64::from_le_bytes(bytes))
+}
+
+fn storage(e: KvError) -> ApiError {
+    ApiError::Internal(format!("storage error: {}", e.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn created_is_strictly_increasing_within_a_millisecond() {
+        let a = next_created(Millis(1_000_000_000_000));
+        let b = next_created(Millis(1_000_000_000_000));
+        let c = next_created(Millis(999_999_999_999));
+        assert!(a < b && b < c);
+        let later = next_created(Millis(2_000_000_000_000));
+        assert_eq!(later, Millis(2_000_000_000_000));
+    }
+}

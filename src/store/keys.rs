@@ -1,0 +1,66 @@
+//! The KV key layout (documented in docs/storage.md). Every key starts with the user, so a
+//! user's requests never touch another user's keys, and no two pins share a key.
+//!
+//! - `p/{user}/{requestid}` — the pin record (value: JSON; metadata: what list filters need).
+//! - `c/{user}/{cid}/{requestid}` — the CID index (value: empty; metadata: as above), where
+//!   `{cid}` is the canonical CIDv1 base32 spelling.
+//!
+//! Request ids sort newest-first, so a prefix listing is already in the spec's order.
+
+use crate::auth::user::UserId;
+use crate::domain::{cid::Cid, request_id::RequestId};
+
+pub fn pin(user: &UserId, id: &RequestId) -> String {
+    format!("p/{}/{}", user.as_str(), id.as_str())
+}
+
+pub fn pins_of(user: &UserId) -> String {
+    format!("p/{}/", user.as_str())
+}
+
+pub fn cid_index(user: &UserId, cid: &Cid, id: &RequestId) -> String {
+    format!("{}{}", holders_of(user, cid), id.as_str())
+}
+
+pub fn holders_of(user: &UserId, cid: &Cid) -> String {
+    format!("c/{}/{}/", user.as_str(), cid.canonical())
+}
+
+/// The request id a listed key ends with; `None` for a key this layout did not write.
+pub fn request_id_of(key: &str) -> Option<RequestId> {
+    RequestId::parse(key.rsplit('/').next()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::timestamp::Millis;
+
+    #[test]
+    fn layout() {
+        let u = UserId::parse("alice").unwrap();
+        let id = RequestId::new(Millis(1), 2);
+        let cid = Cid::parse("QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG").unwrap();
+        assert_eq!(pin(&u, &id), format!("p/alice/{}", id.as_str()));
+        assert!(pin(&u, &id).starts_with(&pins_of(&u)));
+        let c = cid_index(&u, &cid, &id);
+        assert_eq!(
+            c,
+            format!(
+                "c/alice/bafybeie5nqv6kd3qnfjupgvz34woh3oksc3iau6abmyajn7qvtf6d2ho34/{}",
+                id.as_str()
+            )
+        );
+        assert!(c.starts_with(&holders_of(&u, &cid)));
+        assert_eq!(request_id_of(&c), Some(id));
+        assert_eq!(request_id_of("p/alice/junk"), None);
+    }
+
+    #[test]
+    fn one_user_prefix_never_covers_another() {
+        let a = UserId::parse("al").unwrap();
+        let b = UserId::parse("alice").unwrap();
+        let id = RequestId::new(Millis(1), 2);
+        assert!(!pin(&b, &id).starts_with(&pins_of(&a)));
+    }
+}

@@ -1,0 +1,79 @@
+//! The four Workers KV operations the service uses, as a trait: the edge implements it on the
+//! real binding, native tests on a map, and `Counting` wraps either to measure what a request costs.
+
+use serde_json::Value;
+use std::cell::Cell;
+
+/// KV returns at most this many keys per `list` call.
+pub const LIST_PAGE: u32 = 1000;
+/// Workers KV's bound on a key's metadata, serialized.
+pub const MAX_METADATA_BYTES: usize = 1024;
+
+#[derive(Debug, Clone)]
+pub struct KvError(pub String);
+
+#[derive(Debug, Clone)]
+pub struct ListedKey {
+    pub name: String,
+    pub metadata: Option<Value>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ListPage {
+    pub keys: Vec<ListedKey>,
+    /// Present while more keys follow.
+    pub cursor: Option<String>,
+}
+
+#[allow(async_fn_in_trait)] // Workers run one thread; no `Send` bound is wanted.
+pub trait Kv {
+    async fn get(&self, key: &str) -> Result<Option<String>, KvError>;
+    async fn put(&self, key: &str, value: &str, metadata: &Value) -> Result<(), KvError>;
+    async fn delete(&self, key: &str) -> Result<(), KvError>;
+    /// Keys under `prefix` in ascending byte order, `LIST_PAGE` at a time.
+    async fn list(&self, prefix: &str, cursor: Option<String>) -> Result<ListPage, KvError>;
+}
+
+/// Counts the operations a request performs (reported in `x-kv-ops` when debugging is on).
+pub struct Counting<K> {
+    inner: K,
+    counts: [Cell<u32>; 4],
+}
+
+impl<K: Kv> Counting<K> {
+    pub fn new(inner: K) -> Self {
+        Counting {
+            inner,
+            counts: Default::default(),
+        }
+    }
+
+    fn tick(&self, i: usize) {
+        self.counts[i].set(self.counts[i].get() + 1);
+    }
+
+    /// `get=N,put=N,delete=N,list=N`.
+    pub fn summary(&self) -> String {
+        let [g, p, d, l] = self.counts.each_ref().map(Cell::get);
+        format!("get={g},put={p},delete={d},list={l}")
+    }
+}
+
+impl<K: Kv> Kv for Counting<K> {
+    async fn get(&self, key: &str) -> Result<Option<String>, KvError> {
+        self.tick(0);
+        self.inner.get(key).await
+    }
+    async fn put(&self, key: &str, value: &str, metadata: &Value) -> Result<(), KvError> {
+        self.tick(1);
+        self.inner.put(key, value, metadata).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), KvError> {
+        self.tick(2);
+        self.inner.delete(key).await
+    }
+    async fn list(&self, prefix: &str, cursor: Option<String>) -> Result<ListPage, KvError> {
+        self.tick(3);
+        self.inner.list(prefix, cursor).await
+    }
+}

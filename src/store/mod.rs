@@ -1,0 +1,6 @@
+//! Storage of pinsets in Workers KV.
+
+pub mod keys;
+pub mod kv;
+pub mod pins;
+pub mod record;

@@ -1,0 +1,334 @@
+//! The whole request path (routing, auth, parsing, store, reply) natively, over an in-memory KV.
+
+mod common;
+
+use common::{cid, Client, DELEGATE};
+use serde_json::{json, Value};
+
+#[test]
+fn add_get_delete_round_trip_with_exact_shapes() {
+    let c = Client::new("instant", 1000);
+    let added = c.pin(
+        "alice",
+        json!({"cid": cid(1), "name": "doc", "meta": {"app": "x"}}),
+    );
+    let keys: Vec<&str> = added
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        ["created", "delegates", "info", "pin", "requestid", "status"]
+    );
+    assert_eq!(added["status"], "pinned");
+    assert_eq!(added["delegates"], json!([DELEGATE]));
+    assert_eq!(
+        added["pin"],
+        json!({"cid": cid(1), "name": "doc", "meta": {"app": "x"}})
+    );
+    let id = added["requestid"].as_str().unwrap();
+
+    let got = c.call("alice", "GET", &format!("/pins/{id}"), "");
+    assert_eq!((got.status, &got.body), (200, &added));
+    assert_eq!(Client::ops(&got), "get=1,put=0,delete=0,list=0");
+
+    let del = c.call("alice", "DELETE", &format!("/pins/{id}"), "");
+    assert_eq!((del.status, del.reply.body.as_deref()), (202, None));
+    assert_eq!(
+        c.call("alice", "GET", &format!("/pins/{id}"), "").status,
+        404
+    );
+    assert_eq!(
+        c.call("alice", "DELETE", &format!("/pins/{id}"), "").status,
+        404
+    );
+    assert!(c.kv.map.borrow().is_empty(), "delete leaves no keys behind");
+}
+
+#[test]
+fn same_cid_twice_is_two_pins() {
+    let c = Client::new("instant", 1000);
+    let a = c.pin("alice", json!({"cid": cid(1)}));
+    let b = c.pin("alice", json!({"cid": cid(1)}));
+    assert_ne!(a["requestid"], b["requestid"]);
+    let list = c.call("alice", "GET", &format!("/pins?cid={}", cid(1)), "");
+    assert_eq!(list.body["count"], 2);
+}
+
+#[test]
+fn burst_pagination_with_before_sees_every_pin_once() {
+    // 7 keys per list page: the scan must follow cursors.
+    let c = Client::new("instant", 7);
+    let mut ids: Vec<String> = (0..35)
+        .map(|i| {
+            c.pin("alice", json!({"cid": cid(i)}))["requestid"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let mut seen = Vec::new();
+    let mut before = String::new();
+    loop {
+        let q = if before.is_empty() {
+            "/pins?limit=10".to_owned()
+        } else {
+            format!("/pins?limit=10&before={before}")
+        };
+        let page = c.call("alice", "GET", &q, "");
+        let results = page.body["results"].as_array().unwrap().clone();
+        assert_eq!(
+            page.body["count"].as_u64().unwrap() as usize,
+            35 - seen.len()
+        );
+        for r in &results {
+            seen.push(r["requestid"].as_str().unwrap().to_owned());
+        }
+        if results.len() < 10 {
+            break;
+        }
+        before = results.last().unwrap()["created"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    }
+    ids.reverse();
+    assert_eq!(seen, ids, "newest first, none skipped or repeated");
+}
+
+#[test]
+fn cid_filter_matches_any_spelling_and_costs_one_list_per_cid() {
+    let c = Client::new("instant", 1000);
+    let v0 = "QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG";
+    let v1 = "bafybeie5nqv6kd3qnfjupgvz34woh3oksc3iau6abmyajn7qvtf6d2ho34";
+    c.pin("alice", json!({"cid": v0}));
+    c.pin("alice", json!({"cid": cid(1)}));
+    c.pin("alice", json!({"cid": cid(2)}));
+    let by_v1 = c.call("alice", "GET", &format!("/pins?cid={v1}"), "");
+    assert_eq!(by_v1.body["count"], 1);
+    assert_eq!(
+        by_v1.body["results"][0]["pin"]["cid"], v0,
+        "echoed as pinned"
+    );
+    let three = c.call(
+        "alice",
+        "GET",
+        &format!("/pins?cid={v1}%2C{},{}", cid(1), cid(9)),
+        "",
+    );
+    assert_eq!(three.body["count"], 2);
+    assert_eq!(Client::ops(&three), "get=0,put=0,delete=0,list=3");
+}
+
+#[test]
+fn filters_and_counts() {
+    let mut c = Client::new("instant", 1000);
+    for (i, name) in ["Report.pdf", "report-2.PDF", "photo.jpg"]
+        .iter()
+        .enumerate()
+    {
+        c.now += 10;
+        c.pin("alice", json!({"cid": cid(i as u32), "name": name, "meta": {"app": if i < 2 { "docs" } else { "pics" }}}));
+    }
+    let count = |q: &str| {
+        c.call("alice", "GET", q, "").body["count"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(count("/pins"), 3);
+    assert_eq!(count("/pins?name=Report.pdf"), 1);
+    assert_eq!(count("/pins?name=report.pdf&match=iexact"), 1);
+    assert_eq!(count("/pins?name=report&match=partial"), 1);
+    assert_eq!(count("/pins?name=REPORT&match=ipartial"), 2);
+    assert_eq!(count("/pins?meta=%7B%22app%22%3A%22docs%22%7D"), 2);
+    assert_eq!(count("/pins?status=queued,pinning,failed"), 0);
+    assert_eq!(count("/pins?limit=1"), 3, "count is not the page length");
+    let newest = c.call("alice", "GET", "/pins?limit=1", "").body;
+    assert_eq!(newest["results"][0]["pin"]["name"], "photo.jpg");
+    let created = newest["results"][0]["created"].as_str().unwrap().to_owned();
+    assert_eq!(count(&format!("/pins?before={created}")), 2);
+    assert_eq!(count(&format!("/pins?after={created}")), 0);
+    let list = c.call("alice", "GET", "/pins?limit=1000", "");
+    assert_eq!(Client::ops(&list), "get=0,put=0,delete=0,list=1");
+}
+
+#[test]
+fn queued_backend_and_default_status_filter() {
+    let c = Client::new("none", 1000);
+    let p = c.pin("alice", json!({"cid": cid(1)}));
+    assert_eq!(p["status"], "queued");
+    assert_eq!(
+        c.call("alice", "GET", "/pins", "").body,
+        json!({"count": 0, "results": []})
+    );
+    assert_eq!(
+        c.call("alice", "GET", "/pins?status=queued", "").body["count"],
+        1
+    );
+}
+
+#[test]
+fn replace_writes_new_then_removes_old() {
+    let c = Client::new("instant", 1000);
+    let old = c.pin("alice", json!({"cid": cid(1), "name": "v1"}));
+    let old_id = old["requestid"].as_str().unwrap();
+    let r = c.call(
+        "alice",
+        "POST",
+        &format!("/pins/{old_id}"),
+        &json!({"cid": cid(2), "name": "v2"}).to_string(),
+    );
+    assert_eq!(r.status, 202);
+    assert_ne!(r.body["requestid"], old["requestid"]);
+    assert_eq!(r.body["pin"]["name"], "v2");
+    assert_eq!(
+        c.call("alice", "GET", &format!("/pins/{old_id}"), "")
+            .status,
+        404
+    );
+    assert_eq!(
+        c.call("alice", "GET", &format!("/pins?cid={}", cid(1)), "")
+            .body["count"],
+        0
+    );
+    let missing = c.call(
+        "alice",
+        "POST",
+        &format!("/pins/{}", "0".repeat(32)),
+        &json!({"cid": cid(3)}).to_string(),
+    );
+    assert_eq!(missing.status, 404);
+    let bad_body = c.call(
+        "alice",
+        "POST",
+        &format!("/pins/{}", r.body["requestid"].as_str().unwrap()),
+        "{}",
+    );
+    assert_eq!(bad_body.status, 400);
+}
+
+#[test]
+fn users_are_isolated() {
+    let c = Client::new("instant", 1000);
+    let p = c.pin("alice", json!({"cid": cid(1)}));
+    let path = format!("/pins/{}", p["requestid"].as_str().unwrap());
+    assert_eq!(c.call("bob", "GET", &path, "").status, 404);
+    assert_eq!(
+        c.call("bob", "POST", &path, &json!({"cid": cid(2)}).to_string())
+            .status,
+        404
+    );
+    assert_eq!(c.call("bob", "DELETE", &path, "").status, 404);
+    assert_eq!(c.call("bob", "GET", "/pins", "").body["count"], 0);
+    assert_eq!(
+        c.call("bob", "GET", &format!("/pins?cid={}", cid(1)), "")
+            .body["count"],
+        0
+    );
+    assert_eq!(c.call("alice", "GET", &path, "").status, 200);
+}
+
+#[test]
+fn records_too_big_for_metadata_fall_back_to_reads() {
+    let c = Client::new("instant", 1000);
+    let origins: Vec<String> = (0..20)
+        .map(|i| {
+            format!("/ip4/10.0.0.{i}/tcp/4001/p2p/QmNnooDu7bfjPFoTZYxMNLWUQJyrVwtbZg5gBMjTezGAJN")
+        })
+        .collect();
+    let big_meta: Value = json!({"app": "x".repeat(2000)});
+    c.pin(
+        "alice",
+        json!({"cid": cid(1), "name": "big", "origins": origins, "meta": big_meta}),
+    );
+    c.pin("alice", json!({"cid": cid(2), "name": "small"}));
+    let all = c.call("alice", "GET", "/pins", "");
+    assert_eq!(all.body["count"], 2);
+    assert_eq!(
+        all.body["results"][1]["pin"]["origins"]
+            .as_array()
+            .unwrap()
+            .len(),
+        20
+    );
+    assert_eq!(
+        Client::ops(&all),
+        "get=1,put=0,delete=0,list=1",
+        "one read, for the partial record only"
+    );
+    let by_meta = c.call(
+        "alice",
+        "GET",
+        &format!("/pins?meta={}", json!({"app": "x".repeat(2000)})),
+        "",
+    );
+    assert_eq!(by_meta.body["count"], 1);
+}
+
+#[test]
+fn errors_are_spec_failures() {
+    let c = Client::new("instant", 1000);
+    let check = |a: common::Answer, status: u16, reason: &str| {
+        assert_eq!(a.status, status, "{}", a.body);
+        assert_eq!(a.body["error"]["reason"], reason);
+        assert!(a.body["error"]["details"]
+            .as_str()
+            .is_some_and(|d| !d.is_empty()));
+        assert_eq!(a.body.as_object().unwrap().len(), 1);
+    };
+    check(c.call("alice", "POST", "/pins", "nope"), 400, "BAD_REQUEST");
+    check(
+        c.call("alice", "GET", "/pins?limit=0", ""),
+        400,
+        "BAD_REQUEST",
+    );
+    check(c.call("alice", "GET", "/pins/nope", ""), 404, "NOT_FOUND");
+    check(c.call("alice", "GET", "/nowhere", ""), 404, "NOT_FOUND");
+    check(c.call("mallory", "GET", "/pins", ""), 401, "UNAUTHORIZED");
+    let not_allowed = c.call("alice", "PUT", "/pins", "");
+    assert_eq!(
+        not_allowed.reply.header("allow"),
+        Some("GET, POST, OPTIONS")
+    );
+    check(not_allowed, 405, "METHOD_NOT_ALLOWED");
+    let big = json!({"cid": cid(1), "name": "x".repeat(70_000)}).to_string();
+    check(
+        c.call("alice", "POST", "/pins", &big),
+        413,
+        "PAYLOAD_TOO_LARGE",
+    );
+    let pre = c.call("nobody", "OPTIONS", "/pins/x", "");
+    assert_eq!(pre.status, 204);
+    assert_eq!(pre.reply.header("access-control-allow-origin"), Some("*"));
+}
+
+#[test]
+fn tokens_from_basic_credentials_authenticate() {
+    let c = Client::new("instant", 1000);
+    let t = c.call("alice", "POST", "/token", "");
+    assert_eq!(t.status, 200);
+    let token = t.body["token"].as_str().unwrap().to_owned();
+    let req = |auth: String| edge_pinning::http::HttpRequest {
+        method: "GET".into(),
+        path: "/pins".into(),
+        query: String::new(),
+        authorization: Some(auth),
+        body: Vec::new(),
+    };
+    let run = |auth: String| {
+        common::block_on(edge_pinning::app::handle(
+            req(auth),
+            c.kv.clone(),
+            Ok(&c.config),
+            edge_pinning::domain::timestamp::Millis(c.now),
+        ))
+        .status
+    };
+    assert_eq!(run(format!("Bearer {token}")), 200);
+    assert_eq!(run(format!("Bearer {token}x")), 401);
+    let mut tampered: Vec<&str> = token.split('.').collect();
+    tampered[1] = "eyJzdWIiOiJib2IiLCJpYXQiOjAsImV4cCI6OTk5OTk5OTk5OTl9";
+    assert_eq!(run(format!("Bearer {}", tampered.join("."))), 401);
+}
