@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Every test: formatting and lints, the native unit and integration tests, then the built
+# worker end to end in workerd (Miniflare) with a local KV.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+cargo fmt --all -- --check
+cargo clippy --all-targets -- -D warnings
+cargo clippy --target wasm32-unknown-unknown -- -D warnings
+cargo test
+bash scripts/build.sh
+node --test --test-concurrency=1 miniflare-tests/
