@@ -1,23 +1,25 @@
-//! One request's path through the service: route → (preflight) → configuration → auth →
-//! handler → reply with CORS. Everything here is plain Rust; the edge supplies KV and the clock.
+//! One request's path through the service: route → (preflight) → configuration → auth → rate
+//! limit → handler → reply with CORS. Plain Rust; the edge supplies KV, limits and the clock.
 
-use crate::auth::{authenticate, Accept};
+use crate::auth::{authenticate, Accept, Caller};
 use crate::config::Config;
 use crate::domain::timestamp::Millis;
 use crate::error::ApiError;
 use crate::http::{router, router::Route, HttpRequest, Reply};
+use crate::limits::{self, Limiter};
 use crate::pins::{api as pins_api, service::PinService};
 use crate::store::kv::{Counting, Kv};
-use crate::tokens;
+use crate::tokens::{api as tokens_api, service::TokenService};
 
-pub async fn handle<K: Kv>(
+pub async fn handle<K: Kv, L: Limiter>(
     req: HttpRequest,
     kv: K,
+    limiter: &L,
     config: Result<&Config, &str>,
     now: Millis,
 ) -> Reply {
     let kv = Counting::new(kv);
-    let reply = match dispatch(&req, &kv, config, now).await {
+    let reply = match dispatch(&req, &kv, limiter, config, now).await {
         Ok(reply) => reply,
         Err(e) => Reply::failure(&e),
     };
@@ -28,9 +30,10 @@ pub async fn handle<K: Kv>(
     reply
 }
 
-async fn dispatch<K: Kv>(
+async fn dispatch<K: Kv, L: Limiter>(
     req: &HttpRequest,
     kv: &K,
+    limiter: &L,
     config: Result<&Config, &str>,
     now: Millis,
 ) -> Result<Reply, ApiError> {
@@ -40,16 +43,60 @@ async fn dispatch<K: Kv>(
     }
     let config =
         config.map_err(|e| ApiError::Internal(format!("the service is misconfigured: {e}")))?;
-    let now_secs = now.0 / 1000;
-    let accept = if route == Route::IssueToken {
+    let caller = match sign_in(req, &route, kv, config, now).await {
+        Ok(caller) => caller,
+        Err(e) => {
+            // Guessing passwords or tokens spends the client address's budget.
+            let ip = req.client_ip.as_deref().unwrap_or("unknown");
+            if !limiter.allow(&limits::address_key(ip)).await {
+                return Err(ApiError::TooManyRequests(limits::PERIOD_SECS));
+            }
+            return Err(e);
+        }
+    };
+    // One request, one count, whatever it asks for (a 10-CID lookup included).
+    if !limiter.allow(&limits::user_key(caller.user.as_str())).await {
+        return Err(ApiError::TooManyRequests(limits::PERIOD_SECS));
+    }
+    match route {
+        Route::IssueToken | Route::ListTokens | Route::RevokeToken(_) => {
+            tokens_api::handle(
+                route,
+                req,
+                &TokenService::new(kv, &caller.user),
+                config,
+                now,
+            )
+            .await
+        }
+        _ => {
+            let svc = PinService::new(kv, &caller.user, config.backend, &config.delegates);
+            pins_api::handle(route, req, &svc, now).await
+        }
+    }
+}
+
+/// Basic credentials, or a Bearer token that verifies and whose record still exists.
+async fn sign_in<K: Kv>(
+    req: &HttpRequest,
+    route: &Route,
+    kv: &K,
+    config: &Config,
+    now: Millis,
+) -> Result<Caller, ApiError> {
+    let accept = if *route == Route::IssueToken {
         Accept::BasicOnly
     } else {
         Accept::BasicOrBearer
     };
-    let user = authenticate(&config.auth, req.authorization.as_deref(), now_secs, accept)?;
-    if route == Route::IssueToken {
-        return tokens::issue(config, &user, now_secs);
+    let caller = authenticate(
+        &config.auth,
+        req.authorization.as_deref(),
+        now.0 / 1000,
+        accept,
+    )?;
+    if let Some(jti) = &caller.token {
+        TokenService::new(kv, &caller.user).check(jti, now).await?;
     }
-    let svc = PinService::new(kv, &user, config.backend, &config.delegates);
-    pins_api::handle(route, req, &svc, now).await
+    Ok(caller)
 }

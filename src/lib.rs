@@ -11,6 +11,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod limits;
 pub mod pins;
 pub mod store;
 pub mod tokens;

@@ -1,5 +1,5 @@
 //! HS256 JSON Web Tokens (RFC 7519), just the subset we issue: `{"alg":"HS256","typ":"JWT"}`
-//! with `sub`, `iat` and `exp`. Verification checks the algorithm, then the signature (in
+//! with `sub`, `jti`, `iat` and `exp`. Verification checks the algorithm, then the signature (in
 //! constant time), then the time claims; nothing in a token is trusted before its signature.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -16,6 +16,8 @@ const MAX_TOKEN_LEN: usize = 4096;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
     pub sub: String,
+    /// The token's id: its record in KV must exist for the token to be accepted.
+    pub jti: String,
     pub iat: u64,
     pub exp: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -113,6 +115,7 @@ mod tests {
     fn claims() -> Claims {
         Claims {
             sub: "alice".into(),
+            jti: "t1".into(),
             iat: 100,
             exp: 200,
             nbf: None,
@@ -139,7 +142,7 @@ mod tests {
         assert_eq!(verify(&t, 150, |_| Some(key(2))), Err(JwtError::Signature));
         assert_eq!(verify(&t, 150, |_| None), Err(JwtError::UnknownSubject));
         assert_eq!(verify(&t, 200, |_| Some(key(1))), Err(JwtError::Expired));
-        let forged = tamper_payload(&t, r#"{"sub":"alice","iat":100,"exp":999999}"#);
+        let forged = tamper_payload(&t, r#"{"sub":"alice","jti":"t1","iat":100,"exp":999999}"#);
         assert_eq!(
             verify(&forged, 150, |_| Some(key(1))),
             Err(JwtError::Signature)

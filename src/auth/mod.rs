@@ -37,26 +37,41 @@ pub fn signing_key(cfg: &AuthConfig, user: &UserId) -> Option<jwt::Key> {
     Some(jwt::Key(m.finalize().into_bytes().into()))
 }
 
+/// An authenticated caller; `token` is the id of the access token used, if any, whose record
+/// the caller of `authenticate` must still find in KV before trusting it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub user: UserId,
+    pub token: Option<String>,
+}
+
 pub fn authenticate(
     cfg: &AuthConfig,
     header: Option<&str>,
     now_secs: u64,
     accept: Accept,
-) -> Result<UserId, ApiError> {
+) -> Result<Caller, ApiError> {
     let header = header.ok_or_else(|| unauthorized("missing Authorization header"))?;
     let (scheme, credentials) = header.trim().split_once(' ').unwrap_or((header, ""));
     let credentials = credentials.trim();
     if scheme.eq_ignore_ascii_case("basic") {
         let (name, password) = decode_basic(credentials)?;
-        cfg.users
+        let user = cfg
+            .users
             .verify(&name, &password)
-            .ok_or_else(|| unauthorized("wrong user name or password"))
+            .ok_or_else(|| unauthorized("wrong user name or password"))?;
+        Ok(Caller { user, token: None })
     } else if scheme.eq_ignore_ascii_case("bearer") && accept == Accept::BasicOrBearer {
         let claims = jwt::verify(credentials, now_secs, |sub| {
             UserId::parse(sub).ok().and_then(|u| signing_key(cfg, &u))
         })
         .map_err(|e| unauthorized(e.describe()))?;
-        UserId::parse(&claims.sub).map_err(|_| unauthorized("access token is invalid"))
+        let user =
+            UserId::parse(&claims.sub).map_err(|_| unauthorized("access token is invalid"))?;
+        Ok(Caller {
+            user,
+            token: Some(claims.jti),
+        })
     } else if accept == Accept::BasicOnly {
         Err(unauthorized("this endpoint takes Basic credentials"))
     } else {
@@ -74,7 +89,7 @@ fn decode_basic(credentials: &str) -> Result<(String, String), ApiError> {
     Ok((name.to_owned(), password.to_owned()))
 }
 
-fn unauthorized(why: &str) -> ApiError {
+pub fn unauthorized(why: &str) -> ApiError {
     ApiError::Unauthorized(why.to_owned())
 }
 
@@ -97,6 +112,7 @@ mod tests {
         let u = UserId::parse(user).unwrap();
         let claims = jwt::Claims {
             sub: user.into(),
+            jti: "t1".into(),
             iat: 0,
             exp,
             nbf: None,
@@ -112,7 +128,7 @@ mod tests {
     #[test]
     fn basic_and_bearer() {
         let c = cfg(USERS, "server-secret");
-        let ok = |h: &str, a| authenticate(&c, Some(h), 10, a).map(|u| u.as_str().to_owned());
+        let ok = |h: &str, a| authenticate(&c, Some(h), 10, a).map(|c| c.user.as_str().to_owned());
         assert_eq!(
             ok(&basic("alice", "a-pw"), Accept::BasicOnly).unwrap(),
             "alice"
@@ -159,6 +175,7 @@ mod tests {
         let bob = UserId::parse("bob").unwrap();
         let claims = jwt::Claims {
             sub: "alice".into(),
+            jti: "t1".into(),
             iat: 0,
             exp: 100,
             nbf: None,

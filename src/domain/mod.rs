@@ -10,3 +10,4 @@ pub mod pin;
 pub mod request_id;
 pub mod status;
 pub mod timestamp;
+pub mod token;

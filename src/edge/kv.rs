@@ -15,15 +15,23 @@ impl Kv for WorkersKv {
         self.0.get(key).text().await.map_err(err)
     }
 
-    async fn put(&self, key: &str, value: &str, metadata: &Value) -> Result<(), KvError> {
-        self.0
+    async fn put(
+        &self,
+        key: &str,
+        value: &str,
+        metadata: &Value,
+        expires: Option<u64>,
+    ) -> Result<(), KvError> {
+        let mut builder = self
+            .0
             .put(key, value)
             .map_err(err)?
             .metadata(metadata)
-            .map_err(err)?
-            .execute()
-            .await
-            .map_err(err)
+            .map_err(err)?;
+        if let Some(at) = expires {
+            builder = builder.expiration(at);
+        }
+        builder.execute().await.map_err(err)
     }
 
     async fn delete(&self, key: &str) -> Result<(), KvError> {

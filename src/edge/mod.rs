@@ -1,10 +1,12 @@
-//! The workers-rs glue: turn a Workers request into an `HttpRequest`, read settings and KV
-//! from the environment, and turn the core's `Reply` back into a response.
+//! The workers-rs glue: turn a Workers request into an `HttpRequest`, read settings, KV and
+//! the rate limiter from the environment, and turn the core's `Reply` back into a response.
 
 mod kv;
+mod limiter;
 
 use crate::config::Config;
 use crate::domain::{pin, timestamp::Millis};
+use crate::error::ApiError;
 use crate::http::{HttpRequest, Reply};
 use worker::{console_error, event, Context, Date, Env, Request, Response, Result};
 
@@ -20,34 +22,26 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
     if let Err(e) = &config {
         console_error!("configuration error: {e}");
     }
-    let reply = match read_request(&mut req).await {
-        Ok(http) => match env.kv("PINS") {
-            Ok(store) => {
-                crate::app::handle(
-                    http,
-                    kv::WorkersKv(store),
-                    config.as_ref().map_err(String::as_str),
-                    now,
-                )
-                .await
-            }
-            Err(e) => {
-                console_error!("KV binding PINS: {e}");
-                Reply::failure(&crate::error::ApiError::Internal(
-                    "storage is not configured".into(),
-                ))
-                .with_cors()
-            }
-        },
-        Err(reply) => reply,
+    let limiter = limiter::BindingLimiter(env.rate_limiter("RATE_LIMITER").ok());
+    let reply = match (read_request(&mut req).await, env.kv("PINS")) {
+        (Ok(http), Ok(store)) => {
+            let config = config.as_ref().map_err(String::as_str);
+            crate::app::handle(http, kv::WorkersKv(store), &limiter, config, now).await
+        }
+        (Err(reply), _) => reply,
+        (_, Err(e)) => {
+            console_error!("KV binding PINS: {e}");
+            Reply::failure(&ApiError::Internal("storage is not configured".into())).with_cors()
+        }
     };
     if reply.status >= 500 {
+        // Details name settings and keys, never credentials.
+        let body = reply.body.as_deref().unwrap_or("");
         console_error!(
-            "{} {} -> {}: {}",
+            "{} {} -> {}: {body}",
             req.inner().method(),
             req.path(),
-            reply.status,
-            reply.body.as_deref().unwrap_or("")
+            reply.status
         );
     }
     respond(reply)
@@ -62,33 +56,32 @@ fn setting(env: &Env, name: &str) -> Option<String> {
 }
 
 async fn read_request(req: &mut Request) -> std::result::Result<HttpRequest, Reply> {
-    let too_large = || Reply::failure(&pin::too_large()).with_cors();
-    let declared: Option<usize> = req
-        .headers()
-        .get("content-length")
-        .ok()
-        .flatten()
-        .and_then(|v| v.parse().ok());
+    let refuse = |e: ApiError| Reply::failure(&e).with_cors();
+    let header = |req: &Request, name: &str| req.headers().get(name).ok().flatten();
+    let declared: Option<usize> = header(req, "content-length").and_then(|v| v.parse().ok());
     if declared.is_some_and(|n| n > pin::MAX_BODY_BYTES) {
-        return Err(too_large());
+        return Err(refuse(pin::too_large()));
     }
     let method = req.inner().method();
     let body = if method == "POST" {
-        req.bytes().await.unwrap_or_default()
+        req.bytes()
+            .await
+            .map_err(|_| refuse(ApiError::BadRequest("body: unreadable".into())))?
     } else {
         Vec::new()
     };
     if body.len() > pin::MAX_BODY_BYTES {
-        return Err(too_large());
+        return Err(refuse(pin::too_large()));
     }
-    let url = req.url().map_err(|_| {
-        Reply::failure(&crate::error::ApiError::BadRequest("unreadable URL".into())).with_cors()
-    })?;
+    let url = req
+        .url()
+        .map_err(|_| refuse(ApiError::BadRequest("unreadable URL".into())))?;
     Ok(HttpRequest {
         method,
         path: url.path().to_owned(),
         query: url.query().unwrap_or("").to_owned(),
-        authorization: req.headers().get("authorization").ok().flatten(),
+        authorization: header(req, "authorization"),
+        client_ip: header(req, "cf-connecting-ip"),
         body,
     })
 }

@@ -13,6 +13,8 @@ pub struct HttpRequest {
     /// The raw query string, without `?`.
     pub query: String,
     pub authorization: Option<String>,
+    /// The client's address (`CF-Connecting-IP`), for rate-limiting failed sign-ins.
+    pub client_ip: Option<String>,
     pub body: Vec<u8>,
 }
 
@@ -50,6 +52,9 @@ impl Reply {
         let mut reply = Reply::json(e.status(), &body);
         match e {
             ApiError::MethodNotAllowed(allow) => reply.headers.push(("allow", (*allow).to_owned())),
+            ApiError::TooManyRequests(secs) => {
+                reply.headers.push(("retry-after", secs.to_string()))
+            }
             ApiError::Unauthorized(_) => reply.headers.push((
                 "www-authenticate",
                 r#"Bearer realm="ipfs-pinning-service""#.to_owned(),
@@ -79,7 +84,7 @@ impl Reply {
             .push(("access-control-allow-origin", "*".to_owned()));
         self.headers.push((
             "access-control-expose-headers",
-            "Allow, WWW-Authenticate".to_owned(),
+            "Allow, Retry-After, WWW-Authenticate".to_owned(),
         ));
         self
     }

@@ -11,6 +11,8 @@ pub enum Route {
     ReplacePin(String),
     DeletePin(String),
     IssueToken,
+    ListTokens,
+    RevokeToken(String),
     /// CORS preflight for a known path; carries that path's `Allow` list.
     Preflight(&'static str),
 }
@@ -18,6 +20,8 @@ pub enum Route {
 const PINS_ALLOW: &str = "GET, POST, OPTIONS";
 const PIN_ALLOW: &str = "GET, POST, DELETE, OPTIONS";
 const TOKEN_ALLOW: &str = "POST, OPTIONS";
+const TOKENS_ALLOW: &str = "GET, OPTIONS";
+const ONE_TOKEN_ALLOW: &str = "DELETE, OPTIONS";
 
 pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
     let path = path
@@ -47,6 +51,11 @@ pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
             )
         }
         ["token"] => (TOKEN_ALLOW, (method == "POST").then_some(Route::IssueToken)),
+        ["tokens"] => (TOKENS_ALLOW, (method == "GET").then_some(Route::ListTokens)),
+        ["tokens", id] if !id.is_empty() => (
+            ONE_TOKEN_ALLOW,
+            (method == "DELETE").then(|| Route::RevokeToken((*id).to_owned())),
+        ),
         _ => return Err(ApiError::NotFound(format!("no such endpoint: {path}"))),
     };
     match route {
@@ -75,6 +84,15 @@ mod tests {
             Ok(Route::DeletePin("abc".into()))
         );
         assert_eq!(route("POST", "/token"), Ok(Route::IssueToken));
+        assert_eq!(route("GET", "/tokens"), Ok(Route::ListTokens));
+        assert_eq!(
+            route("DELETE", "/tokens/t1"),
+            Ok(Route::RevokeToken("t1".into()))
+        );
+        assert_eq!(
+            route("GET", "/tokens/t1"),
+            Err(ApiError::MethodNotAllowed(ONE_TOKEN_ALLOW))
+        );
         assert_eq!(route("OPTIONS", "/pins"), Ok(Route::Preflight(PINS_ALLOW)));
     }
 

@@ -4,11 +4,14 @@
 //! - `p/{user}/{requestid}` — the pin record (value: JSON; metadata: what list filters need).
 //! - `c/{user}/{cid}/{requestid}` — the CID index (value: empty; metadata: as above), where
 //!   `{cid}` is the canonical CIDv1 base32 spelling.
+//! - `k/{user}/{tokenid}` — an access token's record; the token works only while it exists.
+//! - `u/{user}/{tokenid}` — when the token was last used. Kept apart from the record so that a
+//!   write of it can never bring a revoked record back.
 //!
 //! Request ids sort newest-first, so a prefix listing is already in the spec's order.
 
 use crate::auth::user::UserId;
-use crate::domain::{cid::Cid, request_id::RequestId};
+use crate::domain::{cid::Cid, request_id::RequestId, token::TokenId};
 
 pub fn pin(user: &UserId, id: &RequestId) -> String {
     format!("p/{}/{}", user.as_str(), id.as_str())
@@ -24,6 +27,27 @@ pub fn cid_index(user: &UserId, cid: &Cid, id: &RequestId) -> String {
 
 pub fn holders_of(user: &UserId, cid: &Cid) -> String {
     format!("c/{}/{}/", user.as_str(), cid.canonical())
+}
+
+pub fn token(user: &UserId, id: &TokenId) -> String {
+    format!("{}{}", tokens_of(user), id.as_str())
+}
+
+pub fn tokens_of(user: &UserId) -> String {
+    format!("k/{}/", user.as_str())
+}
+
+pub fn token_used(user: &UserId, id: &TokenId) -> String {
+    format!("{}{}", tokens_used_of(user), id.as_str())
+}
+
+pub fn tokens_used_of(user: &UserId) -> String {
+    format!("u/{}/", user.as_str())
+}
+
+/// The token id a listed `k/` or `u/` key ends with.
+pub fn token_id_of(key: &str) -> Option<TokenId> {
+    TokenId::parse(key.rsplit('/').next()?)
 }
 
 /// The request id a listed key ends with; `None` for a key this layout did not write.

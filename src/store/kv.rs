@@ -28,7 +28,14 @@ pub struct ListPage {
 #[allow(async_fn_in_trait)] // Workers run one thread; no `Send` bound is wanted.
 pub trait Kv {
     async fn get(&self, key: &str) -> Result<Option<String>, KvError>;
-    async fn put(&self, key: &str, value: &str, metadata: &Value) -> Result<(), KvError>;
+    /// `expires` (Unix seconds) lets KV drop the key by itself; it must be ≥ 60 s ahead.
+    async fn put(
+        &self,
+        key: &str,
+        value: &str,
+        metadata: &Value,
+        expires: Option<u64>,
+    ) -> Result<(), KvError>;
     async fn delete(&self, key: &str) -> Result<(), KvError>;
     /// Keys under `prefix` in ascending byte order, `LIST_PAGE` at a time.
     async fn list(&self, prefix: &str, cursor: Option<String>) -> Result<ListPage, KvError>;
@@ -64,9 +71,15 @@ impl<K: Kv> Kv for Counting<K> {
         self.tick(0);
         self.inner.get(key).await
     }
-    async fn put(&self, key: &str, value: &str, metadata: &Value) -> Result<(), KvError> {
+    async fn put(
+        &self,
+        key: &str,
+        value: &str,
+        metadata: &Value,
+        expires: Option<u64>,
+    ) -> Result<(), KvError> {
         self.tick(1);
-        self.inner.put(key, value, metadata).await
+        self.inner.put(key, value, metadata, expires).await
     }
     async fn delete(&self, key: &str) -> Result<(), KvError> {
         self.tick(2);

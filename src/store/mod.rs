@@ -4,3 +4,4 @@ pub mod keys;
 pub mod kv;
 pub mod pins;
 pub mod record;
+pub mod tokens;

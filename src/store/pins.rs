@@ -29,10 +29,10 @@ impl<'a, K: Kv> PinStore<'a, K> {
     pub async fn put(&self, id: &RequestId, cid: &Cid, record: &PinRecord) -> Result<(), KvError> {
         let meta = record.to_metadata();
         self.kv
-            .put(&keys::pin(self.user, id), &record.to_json(), &meta)
+            .put(&keys::pin(self.user, id), &record.to_json(), &meta, None)
             .await?;
         self.kv
-            .put(&keys::cid_index(self.user, cid, id), "", &meta)
+            .put(&keys::cid_index(self.user, cid, id), "", &meta, None)
             .await
     }
 

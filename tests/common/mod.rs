@@ -6,6 +6,7 @@ use base64::Engine;
 use edge_pinning::config::Config;
 use edge_pinning::domain::timestamp::Millis;
 use edge_pinning::http::{HttpRequest, Reply};
+use edge_pinning::limits::{Limiter, Unlimited};
 use edge_pinning::store::kv::{Kv, KvError, ListPage, ListedKey};
 use serde_json::Value;
 use std::cell::RefCell;
@@ -35,7 +36,13 @@ impl Kv for MemoryKv {
     async fn get(&self, key: &str) -> Result<Option<String>, KvError> {
         Ok(self.map.borrow().get(key).map(|(v, _)| v.clone()))
     }
-    async fn put(&self, key: &str, value: &str, metadata: &Value) -> Result<(), KvError> {
+    async fn put(
+        &self,
+        key: &str,
+        value: &str,
+        metadata: &Value,
+        _expires: Option<u64>,
+    ) -> Result<(), KvError> {
         assert!(
             metadata.to_string().len() <= 1024,
             "KV refuses metadata over 1024 bytes"
@@ -125,19 +132,39 @@ impl Client {
         }
     }
 
+    /// A request as `user` with Basic credentials.
     pub fn call(&self, user: &str, method: &str, target: &str, body: &str) -> Answer {
+        self.call_as(&basic(user), method, target, body)
+    }
+
+    /// A request with this `Authorization` header.
+    pub fn call_as(&self, authorization: &str, method: &str, target: &str, body: &str) -> Answer {
+        self.call_limited(&Unlimited, authorization, method, target, body)
+    }
+
+    pub fn call_limited(
+        &self,
+        limiter: &impl Limiter,
+        authorization: &str,
+        method: &str,
+        target: &str,
+        body: &str,
+    ) -> Answer {
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
         let req = HttpRequest {
             method: method.into(),
             path: path.into(),
             query: query.into(),
-            authorization: Some(basic(user)),
+            authorization: Some(authorization.to_owned()),
+            client_ip: Some("192.0.2.1".into()),
             body: body.as_bytes().to_vec(),
         };
+        let config = Ok(&self.config);
         let reply = block_on(edge_pinning::app::handle(
             req,
             self.kv.clone(),
-            Ok(&self.config),
+            limiter,
+            config,
             Millis(self.now),
         ));
         let body = reply
