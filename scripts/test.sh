@@ -9,4 +9,4 @@ cargo clippy --all-targets -- -D warnings
 cargo clippy --target wasm32-unknown-unknown -- -D warnings
 cargo test
 bash scripts/build.sh
-node --test --test-concurrency=1 miniflare-tests/
+node --test --test-concurrency=1 miniflare-tests/*.test.mjs

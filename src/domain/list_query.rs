@@ -48,8 +48,19 @@ impl ListQuery {
         let mut cid_items: Vec<&str> = Vec::new();
         let mut status_items: Vec<&str> = Vec::new();
         let mut single: BTreeMap<&str, &str> = BTreeMap::new();
+        // `meta[key]=value`: how the official TypeScript client (OpenAPI deepObject) sends meta.
+        let mut meta_fields = serde_json::Map::new();
         for (k, v) in pairs {
             match k.as_str() {
+                deep if deep.starts_with("meta[") && deep.ends_with(']') => {
+                    let key = &deep["meta[".len()..deep.len() - 1];
+                    if meta_fields
+                        .insert(key.to_owned(), serde_json::Value::String(v.clone()))
+                        .is_some()
+                    {
+                        return Err(ApiError::bad(k, "given more than once"));
+                    }
+                }
                 "cid" => cid_items.extend(v.split(',')),
                 "status" => status_items.extend(v.split(',')),
                 "name" | "match" | "before" | "after" | "limit" | "meta"
@@ -101,14 +112,22 @@ impl ListQuery {
             },
             None => DEFAULT_LIMIT,
         };
-        let meta = single
-            .get("meta")
-            .map(|m| {
-                let v = serde_json::from_str(m)
-                    .map_err(|e| ApiError::bad("meta", format!("not a JSON object ({e})")))?;
-                PinMeta::parse(v).map_err(|e| ApiError::bad("meta", e))
-            })
-            .transpose()?;
+        let meta = match (single.get("meta"), meta_fields.is_empty()) {
+            (None, true) => None,
+            (Some(_), false) => {
+                return Err(ApiError::bad(
+                    "meta",
+                    "give either meta={json} or meta[key]=value, not both",
+                ))
+            }
+            (Some(m), true) => Some(
+                serde_json::from_str(m)
+                    .map_err(|e| ApiError::bad("meta", format!("not a JSON object ({e})")))?,
+            ),
+            (None, false) => Some(serde_json::Value::Object(meta_fields)),
+        }
+        .map(|v| PinMeta::parse(v).map_err(|e| ApiError::bad("meta", e)))
+        .transpose()?;
         Ok(ListQuery {
             cids,
             name,
@@ -229,6 +248,16 @@ mod tests {
         assert_eq!(bad_field(&[("after", "2020-01-01")]), "after");
         assert_eq!(bad_field(&[("meta", "{")]), "meta");
         assert_eq!(bad_field(&[("meta", r#"{"a":1}"#)]), "meta");
+        assert_eq!(bad_field(&[("meta[a]", "1"), ("meta[a]", "2")]), "meta[a]");
+        assert_eq!(bad_field(&[("meta", "{}"), ("meta[a]", "1")]), "meta");
+    }
+
+    #[test]
+    fn meta_as_deep_object_is_the_same_filter() {
+        let json = q(&[("meta", r#"{"app":"a","v":"1"}"#)]).unwrap().meta;
+        let deep = q(&[("meta[app]", "a"), ("meta[v]", "1")]).unwrap().meta;
+        assert_eq!(deep, json);
+        assert!(deep.is_some());
     }
 
     #[test]
