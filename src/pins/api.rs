@@ -16,7 +16,7 @@ pub async fn handle<K: Kv>(
     Ok(match route {
         Route::ListPins => {
             let q = ListQuery::parse(&query::parse(&req.query)?)?;
-            Reply::json(200, &svc.list(&q).await?)
+            Reply::json(200, &svc.list(&q, now).await?)
         }
         Route::AddPin => Reply::json(202, &svc.add(Pin::parse(&req.body)?, now).await?),
         Route::GetPin(id) => Reply::json(200, &svc.get(&id).await?),
@@ -24,7 +24,7 @@ pub async fn handle<K: Kv>(
             Reply::json(202, &svc.replace(&id, Pin::parse(&req.body)?, now).await?)
         }
         Route::DeletePin(id) => {
-            svc.delete(&id).await?;
+            svc.delete(&id, now).await?;
             Reply::empty(202)
         }
         _ => {

@@ -36,7 +36,7 @@ impl<'a, K: Kv> PinService<'a, K> {
             partial: false,
         };
         self.store
-            .put(&id, &pin.cid, &record)
+            .put(&id, &pin.cid, &record, now)
             .await
             .map_err(storage)?;
         Ok(PinStatus::new(&id, record, self.delegates))
@@ -57,17 +57,20 @@ impl<'a, K: Kv> PinService<'a, K> {
     ) -> Result<PinStatus<'a>, ApiError> {
         let (old_id, old) = self.find(id).await?;
         let added = self.add(pin, now).await?;
-        self.store.delete(&old_id, &old).await.map_err(storage)?;
+        self.store
+            .delete(&old_id, &old, now)
+            .await
+            .map_err(storage)?;
         Ok(added)
     }
 
-    pub async fn delete(&self, id: &str) -> Result<(), ApiError> {
+    pub async fn delete(&self, id: &str, now: Millis) -> Result<(), ApiError> {
         let (id, record) = self.find(id).await?;
-        self.store.delete(&id, &record).await.map_err(storage)
+        self.store.delete(&id, &record, now).await.map_err(storage)
     }
 
-    pub async fn list(&self, query: &ListQuery) -> Result<PinResults<'a>, ApiError> {
-        let listing = self.store.list(query).await.map_err(storage)?;
+    pub async fn list(&self, query: &ListQuery, now: Millis) -> Result<PinResults<'a>, ApiError> {
+        let listing = self.store.list(query, now).await.map_err(storage)?;
         Ok(PinResults {
             count: listing.count,
             results: listing
