@@ -3,12 +3,23 @@
 
 mod kv;
 mod limiter;
+mod upstream;
 
 use crate::config::Config;
 use crate::domain::{pin, timestamp::Millis};
 use crate::error::ApiError;
 use crate::http::{HttpRequest, Reply};
-use worker::{console_error, event, Context, Date, Env, Request, Response, Result};
+use crate::upstream::{client::PsaClient, sweep, Throttle, Upstreaming};
+use worker::{
+    console_error, console_log, event, Context, Date, Env, Request, Response, Result,
+    ScheduleContext, ScheduledEvent,
+};
+
+thread_local! {
+    /// Read-triggered refreshes already made by this isolate (see `Throttle`); leaked once per
+    /// isolate so that requests can borrow it across awaits.
+    static THROTTLE: &'static Throttle = Box::leak(Box::default());
+}
 
 #[event(start)]
 fn start() {
@@ -25,8 +36,21 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let limiter = limiter::BindingLimiter(env.rate_limiter("RATE_LIMITER").ok());
     let reply = match (read_request(&mut req).await, env.kv("PINS")) {
         (Ok(http), Ok(store)) => {
+            let client = config
+                .as_ref()
+                .ok()
+                .and_then(|c| c.upstream.as_ref())
+                .map(|u| PsaClient::new(upstream::FetchTransport, &u.url, &u.token));
             let config = config.as_ref().map_err(String::as_str);
-            crate::app::handle(http, kv::WorkersKv(store), &limiter, config, now).await
+            let store = kv::WorkersKv(store);
+            match &client {
+                Some(client) => {
+                    let throttle = THROTTLE.with(|t| *t);
+                    let up = Upstreaming { client, throttle };
+                    crate::app::handle_with(http, store, &limiter, Some(&up), config, now).await
+                }
+                None => crate::app::handle(http, store, &limiter, config, now).await,
+            }
         }
         (Err(reply), _) => reply,
         (_, Err(e)) => {
@@ -45,6 +69,30 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
         );
     }
     respond(reply)
+}
+
+/// The Cron Trigger (`[triggers] crons` in wrangler.toml): one sweep of the upstream work queue.
+/// Does nothing unless `PIN_BACKEND` is `upstream`.
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    let now = Millis(Date::now().as_millis());
+    let config = match Config::from_env(|k| setting(&env, k)) {
+        Ok(config) => config,
+        Err(e) => return console_error!("sweep: configuration error: {e}"),
+    };
+    let Some(settings) = &config.upstream else {
+        return;
+    };
+    let store = match env.kv("PINS") {
+        Ok(store) => kv::WorkersKv(store),
+        Err(e) => return console_error!("sweep: KV binding PINS: {e}"),
+    };
+    let client = PsaClient::new(upstream::FetchTransport, &settings.url, &settings.token);
+    match sweep::run(&store, &client, settings, now).await {
+        Ok(report) => console_log!("sweep: {report}"),
+        // Every step is safe to stop after; the next run goes on.
+        Err(e) => console_error!("sweep: storage error: {}", e.0),
+    }
 }
 
 /// A var or a secret (both are strings to the worker).

@@ -41,6 +41,28 @@ pub trait Kv {
     async fn list(&self, prefix: &str, cursor: Option<String>) -> Result<ListPage, KvError>;
 }
 
+/// A borrowed store is a store: the sweep wraps the caller's binding in `Counting` without owning it.
+impl<K: Kv + ?Sized> Kv for &K {
+    async fn get(&self, key: &str) -> Result<Option<String>, KvError> {
+        (**self).get(key).await
+    }
+    async fn put(
+        &self,
+        key: &str,
+        value: &str,
+        metadata: &Value,
+        expires: Option<u64>,
+    ) -> Result<(), KvError> {
+        (**self).put(key, value, metadata, expires).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), KvError> {
+        (**self).delete(key).await
+    }
+    async fn list(&self, prefix: &str, cursor: Option<String>) -> Result<ListPage, KvError> {
+        (**self).list(prefix, cursor).await
+    }
+}
+
 /// Counts the operations a request performs (reported in `x-kv-ops` when debugging is on).
 pub struct Counting<K> {
     inner: K,
@@ -57,6 +79,11 @@ impl<K: Kv> Counting<K> {
 
     fn tick(&self, i: usize) {
         self.counts[i].set(self.counts[i].get() + 1);
+    }
+
+    /// Every operation so far, of any kind (the sweep spends a budget of them).
+    pub fn total(&self) -> u32 {
+        self.counts.iter().map(Cell::get).sum()
     }
 
     /// `get=N,put=N,delete=N,list=N`.
