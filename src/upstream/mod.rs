@@ -119,6 +119,11 @@ pub struct Throttle(RefCell<HashMap<String, u64>>);
 const THROTTLE_ENTRIES: usize = 4096;
 
 impl Throttle {
+    /// Remembers that `key` was just asked about (an add counts as a refresh).
+    pub fn note(&self, key: &str, now: Millis) {
+        self.allow(key, now, 0);
+    }
+
     /// True (and remembered) when `key` was not allowed within the last `interval_ms`.
     pub fn allow(&self, key: &str, now: Millis, interval_ms: u64) -> bool {
         let mut map = self.0.borrow_mut();

@@ -68,15 +68,17 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
             return Ok(known.expect("only a known state is mirrored"));
         }
         let mut state = known.clone().unwrap_or_else(CidState::pending);
-        let upin = upstream_pin(cid, pin);
+        let retry = self.settings.retry_secs;
         ask::add(
             self.up.client,
             &mut state,
-            &upin,
+            &upstream_pin(cid, pin),
             now,
-            self.settings.retry_secs,
+            retry,
         )
         .await;
+        // Kubo polls a new pin at once: its first reads need not ask again.
+        self.up.throttle.note(cid, now);
         state.releasing = None;
         self.keys().put_state(cid, &state).await?;
         // Other holders may be waiting on this CID; a state that is not final needs polling.

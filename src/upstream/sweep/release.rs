@@ -52,12 +52,14 @@ impl<K: Kv, U: Upstream> Sweep<'_, K, U> {
         if self.calls_left() < 2 {
             return Ok(self.at(self.now.0));
         }
+        let mut gone = Vec::new();
         if let Some(id) = state.upstream_id.clone() {
             if let Answer::Unavailable(e) = self.up.delete(&id).await {
                 return self.retry(cid, state, e).await;
             }
             // Gone (a 404 included). Not asked again should a later step fail.
             state.upstream_id = None;
+            gone.push(id);
         }
         let before = Millis(mark.saturating_sub(SKEW_MS));
         match self.up.list_by_cid(cid, before).await {
@@ -70,6 +72,7 @@ impl<K: Kv, U: Upstream> Sweep<'_, K, U> {
                     if let Answer::Unavailable(e) = self.up.delete(&dup.requestid).await {
                         return self.retry(cid, state, e).await;
                     }
+                    gone.push(dup.requestid);
                 }
             }
             Answer::Unavailable(e) => return self.retry(cid, state, e).await,
@@ -78,7 +81,7 @@ impl<K: Kv, U: Upstream> Sweep<'_, K, U> {
         }
         self.keys().drop_state(cid).await?;
         self.released.set(self.released.get() + 1);
-        self.rescue(cid).await
+        self.rescue(cid, &gone).await
     }
 
     /// A failed unpin keeps the mark and is tried again after the backoff.
@@ -88,13 +91,22 @@ impl<K: Kv, U: Upstream> Sweep<'_, K, U> {
         Ok(self.at(state.next_try))
     }
 
-    /// Just after unpinning: a holder that appeared meanwhile gets the CID pinned again now;
-    /// otherwise one more look after a grace period does the same for a holder seen only then.
-    async fn rescue(&self, cid: &str) -> Result<Next, KvError> {
+    /// Just after unpinning: a holder that appeared meanwhile gets the CID pinned again now,
+    /// unless its add already did (it saw the mark, and its upstream pin is not one we
+    /// removed); otherwise one more look after a grace period does this for a holder seen
+    /// only then.
+    async fn rescue(&self, cid: &str, gone: &[String]) -> Result<Next, KvError> {
         let (holders, _) = self.keys().holders(cid, None).await?;
         let Some((_, user, id)) = holders.into_iter().next() else {
             return Ok(self.at(self.now.0 + self.grace_ms()));
         };
+        let fresh = self.keys().state(cid).await?;
+        let pinned_again = fresh
+            .and_then(|s| s.upstream_id)
+            .is_some_and(|id| !gone.contains(&id));
+        if pinned_again {
+            return Ok(self.at(self.now.0));
+        }
         let record = crate::store::pins::PinStore::new(self.kv, &user)
             .get(&id)
             .await
