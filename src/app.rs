@@ -84,17 +84,12 @@ async fn dispatch<K: Kv, L: Limiter, U: Upstream>(
             )
             .await
         }
-        _ => match (upstream, &config.upstream) {
-            (Some(up), Some(settings)) => {
-                let svc =
-                    PinService::with_upstream(kv, &caller.user, &config.delegates, up, settings);
-                pins_api::handle(route, req, &svc, now).await
-            }
-            _ => {
-                let svc = PinService::new(kv, &caller.user, config.backend, &config.delegates);
-                pins_api::handle(route, req, &svc, now).await
-            }
-        },
+        _ => {
+            let upstream = upstream.zip(config.upstream.as_ref());
+            let user = &caller.user;
+            let svc = PinService::build(kv, user, config.backend, &config.delegates, upstream);
+            pins_api::handle(route, req, &svc, now).await
+        }
     }
 }
 

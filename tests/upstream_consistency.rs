@@ -12,7 +12,7 @@ use edge_pinning::config::Config;
 use edge_pinning::domain::timestamp::Millis;
 use edge_pinning::http::HttpRequest;
 use edge_pinning::limits::Unlimited;
-use edge_pinning::upstream::{sweep, Throttle, Upstreaming};
+use edge_pinning::upstream::{sweep, Counted, Throttle, Upstreaming};
 use serde_json::{json, Value};
 use std::cell::Cell;
 use std::rc::Rc;
@@ -23,7 +23,7 @@ const LAG_MS: u64 = 60_000;
 struct Sim {
     users: LaggedKv,
     cron: LaggedKv,
-    up: FakeUpstream,
+    up: Counted<FakeUpstream>,
     config: Config,
     throttle: Throttle,
     clock: Rc<Cell<u64>>,
@@ -48,7 +48,7 @@ impl Sim {
         Sim {
             cron: users.elsewhere(1),
             users,
-            up: FakeUpstream::new(by_cid, clock.clone()),
+            up: Counted::new(FakeUpstream::new(by_cid, clock.clone())),
             config,
             throttle: Throttle::default(),
             clock,
@@ -91,7 +91,7 @@ impl Sim {
     fn sweep(&self) {
         let settings = self.config.upstream.as_ref().unwrap();
         let now = Millis(self.clock.get());
-        block_on(sweep::run(&self.cron, &self.up, settings, now)).unwrap();
+        block_on(sweep::run(self.cron.clone(), &self.up, settings, now)).unwrap();
     }
 
     fn pinned(&self) -> bool {

@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::domain::{pin, timestamp::Millis};
 use crate::error::ApiError;
 use crate::http::{HttpRequest, Reply};
-use crate::upstream::{client::PsaClient, sweep, Throttle, Upstreaming};
+use crate::upstream::{client::PsaClient, sweep, Counted, Throttle, Upstreaming};
 use worker::{
     console_error, console_log, event, Context, Date, Env, Request, Response, Result,
     ScheduleContext, ScheduledEvent,
@@ -40,17 +40,15 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
                 .as_ref()
                 .ok()
                 .and_then(|c| c.upstream.as_ref())
-                .map(|u| PsaClient::new(upstream::FetchTransport, &u.url, &u.token));
+                .map(|u| Counted::new(PsaClient::new(upstream::FetchTransport, &u.url, &u.token)));
             let config = config.as_ref().map_err(String::as_str);
             let store = kv::WorkersKv(store);
-            match &client {
-                Some(client) => {
-                    let throttle = THROTTLE.with(|t| *t);
-                    let up = Upstreaming { client, throttle };
-                    crate::app::handle_with(http, store, &limiter, Some(&up), config, now).await
-                }
-                None => crate::app::handle(http, store, &limiter, config, now).await,
-            }
+            let up = client.as_ref().map(|client| Upstreaming {
+                client,
+                throttle: THROTTLE.with(|t| *t),
+            });
+            // One instantiation of the request path, whatever the backend (bundle size).
+            crate::app::handle_with(http, store, &limiter, up.as_ref(), config, now).await
         }
         (Err(reply), _) => reply,
         (_, Err(e)) => {
@@ -87,8 +85,12 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         Ok(store) => kv::WorkersKv(store),
         Err(e) => return console_error!("sweep: KV binding PINS: {e}"),
     };
-    let client = PsaClient::new(upstream::FetchTransport, &settings.url, &settings.token);
-    match sweep::run(&store, &client, settings, now).await {
+    let client = Counted::new(PsaClient::new(
+        upstream::FetchTransport,
+        &settings.url,
+        &settings.token,
+    ));
+    match sweep::run(store, &client, settings, now).await {
         Ok(report) => console_log!("sweep: {report}"),
         // Every step is safe to stop after; the next run goes on.
         Err(e) => console_error!("sweep: storage error: {}", e.0),

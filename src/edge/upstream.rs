@@ -1,9 +1,12 @@
-//! `upstream::client::Transport` on the Workers `fetch` API. Only the bytes move here; the
+//! `upstream::client::Transport` on the runtime's `fetch`. Only the bytes move here; the
 //! Pinning Service API itself (URLs, status codes, parsing) is `crate::upstream::client`.
+//! It calls `fetch` through web-sys directly: workers-rs's `RequestInit` would bring its
+//! `cf` options' serializers into the bundle for nothing.
 
 use crate::upstream::client::{Call, Transport};
-use worker::wasm_bindgen::JsValue;
-use worker::{AbortSignal, Fetch, Headers, Method, Request, RequestInit};
+use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::{js_sys, web_sys};
 
 /// Longest wait for an upstream answer. Without it an upstream that accepts the connection
 /// and never answers would hold the user's request (and the sweep) open indefinitely.
@@ -11,34 +14,40 @@ const TIMEOUT_MS: u32 = 10_000;
 
 pub struct FetchTransport;
 
-fn err(e: impl std::fmt::Display) -> String {
-    e.to_string()
+fn err(e: JsValue) -> String {
+    e.as_string()
+        .or_else(|| {
+            e.dyn_ref::<js_sys::Error>()
+                .map(|e| String::from(e.message()))
+        })
+        .unwrap_or_else(|| "fetch failed".into())
 }
 
 impl Transport for FetchTransport {
     async fn send(&self, call: Call) -> Result<(u16, String), String> {
-        let headers = Headers::new();
+        let headers = web_sys::Headers::new().map_err(err)?;
         headers
             .set("authorization", &call.authorization)
             .map_err(err)?;
         headers.set("accept", "application/json").map_err(err)?;
-        let mut init = RequestInit::new();
-        init.with_method(Method::from(call.method.to_owned()));
+        let init = web_sys::RequestInit::new();
+        init.set_method(call.method);
         if let Some(body) = &call.body {
             headers
                 .set("content-type", "application/json")
                 .map_err(err)?;
-            init.with_body(Some(JsValue::from_str(body)));
+            init.set_body(&JsValue::from_str(body));
         }
-        init.with_headers(headers);
-        let request = Request::new_with_init(&call.url, &init).map_err(err)?;
-        let signal = AbortSignal::from(worker::web_sys::AbortSignal::timeout_with_u32(TIMEOUT_MS));
-        let mut response = Fetch::Request(request)
-            .send_with_signal(&signal)
+        init.set_headers(&headers);
+        init.set_signal(Some(&web_sys::AbortSignal::timeout_with_u32(TIMEOUT_MS)));
+        let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+        let answer = JsFuture::from(global.fetch_with_str_and_init(&call.url, &init))
             .await
             .map_err(err)?;
-        let status = response.status_code();
-        let body = response.text().await.map_err(err)?;
-        Ok((status, body))
+        let response: web_sys::Response = answer.dyn_into().map_err(err)?;
+        let text = JsFuture::from(response.text().map_err(err)?)
+            .await
+            .map_err(err)?;
+        Ok((response.status(), text.as_string().unwrap_or_default()))
     }
 }

@@ -21,33 +21,28 @@ pub struct PinService<'a, K, U = NoUpstream> {
 
 impl<'a, K: Kv> PinService<'a, K> {
     pub fn new(kv: &'a K, user: &'a UserId, backend: Backend, delegates: &'a [String]) -> Self {
+        PinService::build(kv, user, backend, delegates, None)
+    }
+}
+
+impl<'a, K: Kv, U: Upstream> PinService<'a, K, U> {
+    /// With `upstream` when the backend is `upstream` (pins are made real by it; see
+    /// `crate::upstream`). One constructor for every backend keeps one copy of the request
+    /// path in the bundle.
+    pub fn build(
+        kv: &'a K,
+        user: &'a UserId,
+        backend: Backend,
+        delegates: &'a [String],
+        upstream: Option<(&'a Upstreaming<'a, U>, &'a UpstreamSettings)>,
+    ) -> Self {
         PinService {
             kv,
             user,
             store: PinStore::new(kv, user),
             backend,
             delegates,
-            upstream: None,
-        }
-    }
-}
-
-impl<'a, K: Kv, U: Upstream> PinService<'a, K, U> {
-    /// The `upstream` backend: pins are made real by `up` (see `crate::upstream`).
-    pub fn with_upstream(
-        kv: &'a K,
-        user: &'a UserId,
-        delegates: &'a [String],
-        up: &'a Upstreaming<'a, U>,
-        settings: &'a UpstreamSettings,
-    ) -> Self {
-        PinService {
-            kv,
-            user,
-            store: PinStore::new(kv, user),
-            backend: Backend::Upstream,
-            delegates,
-            upstream: Some((up, settings)),
+            upstream,
         }
     }
 

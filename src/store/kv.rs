@@ -41,28 +41,6 @@ pub trait Kv {
     async fn list(&self, prefix: &str, cursor: Option<String>) -> Result<ListPage, KvError>;
 }
 
-/// A borrowed store is a store: the sweep wraps the caller's binding in `Counting` without owning it.
-impl<K: Kv + ?Sized> Kv for &K {
-    async fn get(&self, key: &str) -> Result<Option<String>, KvError> {
-        (**self).get(key).await
-    }
-    async fn put(
-        &self,
-        key: &str,
-        value: &str,
-        metadata: &Value,
-        expires: Option<u64>,
-    ) -> Result<(), KvError> {
-        (**self).put(key, value, metadata, expires).await
-    }
-    async fn delete(&self, key: &str) -> Result<(), KvError> {
-        (**self).delete(key).await
-    }
-    async fn list(&self, prefix: &str, cursor: Option<String>) -> Result<ListPage, KvError> {
-        (**self).list(prefix, cursor).await
-    }
-}
-
 /// Counts the operations a request performs (reported in `x-kv-ops` when debugging is on).
 pub struct Counting<K> {
     inner: K,

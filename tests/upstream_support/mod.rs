@@ -11,7 +11,7 @@ use edge_pinning::http::HttpRequest;
 use edge_pinning::limits::Unlimited;
 use edge_pinning::store::kv::{Kv, KvError, ListPage};
 use edge_pinning::upstream::{
-    sweep, Answer, Refusal, Throttle, Upstream, UpstreamPin, UpstreamStatus, Upstreaming,
+    sweep, Answer, Counted, Refusal, Throttle, Upstream, UpstreamPin, UpstreamStatus, Upstreaming,
 };
 use serde_json::Value;
 use std::cell::{Cell, RefCell};
@@ -281,7 +281,7 @@ fn step<F: Future>(f: &mut Pin<Box<F>>, out: &mut Option<F::Output>, cx: &mut Co
 pub struct World {
     pub kv: YieldingKv,
     pub config: Config,
-    pub up: FakeUpstream,
+    pub up: Counted<FakeUpstream>,
     pub throttle: Throttle,
     pub clock: Rc<Cell<u64>>,
 }
@@ -323,7 +323,7 @@ impl World {
         World {
             kv: YieldingKv(MemoryKv::new(page)),
             config,
-            up: FakeUpstream::new(by_cid, clock.clone()),
+            up: Counted::new(FakeUpstream::new(by_cid, clock.clone())),
             throttle: Throttle::default(),
             clock,
         }
@@ -404,7 +404,9 @@ impl World {
         let now = self.now();
         async move {
             let settings = self.config.upstream.as_ref().unwrap();
-            sweep::run(&self.kv, &self.up, settings, now).await.unwrap()
+            sweep::run(self.kv.clone(), &self.up, settings, now)
+                .await
+                .unwrap()
         }
     }
 

@@ -11,7 +11,7 @@ mod held;
 mod release;
 
 use super::holders::{CidKeys, Due};
-use super::{Answer, Upstream, UpstreamPin, UpstreamStatus};
+use super::{Counted, Upstream};
 use crate::config::UpstreamSettings;
 use crate::domain::timestamp::Millis;
 use crate::store::keys::{self, QUEUE, SWEEP_CURSOR};
@@ -74,17 +74,19 @@ enum Next {
     Again,
 }
 
+/// One run. `kv` is taken by value and `up` counted so that these are the very types the
+/// request path uses (one copy of the generic code in the bundle).
 pub async fn run<K: Kv, U: Upstream>(
-    kv: &K,
-    up: &U,
+    kv: K,
+    up: &Counted<U>,
     settings: &UpstreamSettings,
     now: Millis,
 ) -> Result<Report, KvError> {
     let kv = Counting::new(kv);
-    let up = Calls::new(up);
     let sweep = Sweep {
         kv: &kv,
-        up: &up,
+        up,
+        calls_before: up.made(),
         settings,
         now,
         looked: Cell::new(0),
@@ -93,7 +95,7 @@ pub async fn run<K: Kv, U: Upstream>(
     let stopped = sweep.pass().await?;
     Ok(Report {
         looked: sweep.looked.get(),
-        calls: up.made.get(),
+        calls: sweep.calls(),
         kv_ops: kv.total(),
         released: sweep.released.get(),
         stopped,
@@ -101,8 +103,9 @@ pub async fn run<K: Kv, U: Upstream>(
 }
 
 struct Sweep<'a, K, U> {
-    kv: &'a Counting<&'a K>,
-    up: &'a Calls<'a, U>,
+    kv: &'a Counting<K>,
+    up: &'a Counted<U>,
+    calls_before: u32,
     settings: &'a UpstreamSettings,
     now: Millis,
     looked: Cell<u32>,
@@ -110,8 +113,12 @@ struct Sweep<'a, K, U> {
 }
 
 impl<'a, K: Kv, U: Upstream> Sweep<'a, K, U> {
-    fn keys(&self) -> CidKeys<'a, Counting<&'a K>> {
+    fn keys(&self) -> CidKeys<'a, Counting<K>> {
         CidKeys::new(self.kv)
+    }
+
+    fn calls(&self) -> u32 {
+        self.up.made() - self.calls_before
     }
 
     fn kv_left(&self) -> u32 {
@@ -119,7 +126,7 @@ impl<'a, K: Kv, U: Upstream> Sweep<'a, K, U> {
     }
 
     fn calls_left(&self) -> u32 {
-        self.settings.sweep_calls.saturating_sub(self.up.made.get())
+        self.settings.sweep_calls.saturating_sub(self.calls())
     }
 
     fn grace_ms(&self) -> u64 {
@@ -186,7 +193,7 @@ impl<'a, K: Kv, U: Upstream> Sweep<'a, K, U> {
                     Next::Again => {}
                 }
                 place.after = Some(key.name);
-                if self.up.streak.get() >= BREAKER {
+                if self.up.streak() >= BREAKER {
                     stopped = Some("upstream unavailable");
                     break 'pages;
                 }
@@ -226,48 +233,5 @@ impl<'a, K: Kv, U: Upstream> Sweep<'a, K, U> {
             return self.unheld(cid, state).await;
         }
         self.held(cid, state, holders, more, due).await
-    }
-}
-
-/// Counts the upstream calls of a run, and the unavailable answers in a row.
-struct Calls<'a, U> {
-    inner: &'a U,
-    made: Cell<u32>,
-    streak: Cell<u32>,
-}
-
-impl<'a, U: Upstream> Calls<'a, U> {
-    fn new(inner: &'a U) -> Self {
-        Calls {
-            inner,
-            made: Cell::new(0),
-            streak: Cell::new(0),
-        }
-    }
-
-    fn note<T>(&self, answer: Answer<T>) -> Answer<T> {
-        self.made.set(self.made.get() + 1);
-        let down = matches!(answer, Answer::Unavailable(_));
-        self.streak
-            .set(if down { self.streak.get() + 1 } else { 0 });
-        answer
-    }
-}
-
-impl<U: Upstream> Upstream for Calls<'_, U> {
-    async fn add(&self, pin: &UpstreamPin) -> Answer<UpstreamStatus> {
-        self.note(self.inner.add(pin).await)
-    }
-    async fn get(&self, requestid: &str) -> Answer<UpstreamStatus> {
-        self.note(self.inner.get(requestid).await)
-    }
-    async fn replace(&self, requestid: &str, pin: &UpstreamPin) -> Answer<UpstreamStatus> {
-        self.note(self.inner.replace(requestid, pin).await)
-    }
-    async fn delete(&self, requestid: &str) -> Answer<()> {
-        self.note(self.inner.delete(requestid).await)
-    }
-    async fn list_by_cid(&self, cid: &str, before: Millis) -> Answer<Vec<UpstreamStatus>> {
-        self.note(self.inner.list_by_cid(cid, before).await)
     }
 }
