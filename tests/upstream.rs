@@ -467,3 +467,23 @@ fn a_cid_with_many_holders_is_updated_across_runs() {
     }
     assert!(w.keys("q/").is_empty());
 }
+
+#[test]
+fn a_cid_queued_by_many_requests_costs_one_look_a_run() {
+    let w = World::new(false);
+    w.pin("alice", json!({"cid": cid(1)}));
+    for user in ["bob", "carol"] {
+        let p = w.pin(user, json!({"cid": cid(1)}));
+        w.advance(1);
+        w.delete(user, &p["requestid"]); // each delete enqueues the CID
+    }
+    assert_eq!(w.keys("q/").len(), 3);
+    w.up.set_status(&cid(1), Status::Pinning);
+    let report = w.sweep();
+    assert_eq!((report.looked, report.calls), (1, 1), "{report:?}");
+    assert_eq!(
+        w.keys("q/").len(),
+        1,
+        "the other entries of that CID are dropped"
+    );
+}

@@ -17,7 +17,8 @@ use crate::domain::timestamp::Millis;
 use crate::store::keys::{self, QUEUE, SWEEP_CURSOR};
 use crate::store::kv::{Counting, Kv, KvError};
 use serde::{Deserialize, Serialize};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
 use std::fmt;
 
 /// KV operations one run may spend, of the 1000 Workers allow an invocation.
@@ -91,6 +92,7 @@ pub async fn run<K: Kv, U: Upstream>(
         now,
         looked: Cell::new(0),
         released: Cell::new(0),
+        seen: RefCell::default(),
     };
     let stopped = sweep.pass().await?;
     Ok(Report {
@@ -110,6 +112,9 @@ struct Sweep<'a, K, U> {
     now: Millis,
     looked: Cell<u32>,
     released: Cell<u32>,
+    /// CIDs looked at in this run: a later entry of the same CID (several requests enqueue
+    /// one each) is dropped, so a CID costs one look and at most one upstream status call.
+    seen: RefCell<HashSet<String>>,
 }
 
 impl<'a, K: Kv, U: Upstream> Sweep<'a, K, U> {
@@ -170,6 +175,11 @@ impl<'a, K: Kv, U: Upstream> Sweep<'a, K, U> {
                 if due.at > self.now.0 {
                     continue;
                 }
+                if self.seen.borrow().contains(cid) {
+                    self.kv.delete(&key.name).await?;
+                    place.after = Some(key.name);
+                    continue;
+                }
                 if self.kv_left() < KV_PER_ENTRY {
                     stopped = Some("KV budget spent");
                     break 'pages;
@@ -178,6 +188,7 @@ impl<'a, K: Kv, U: Upstream> Sweep<'a, K, U> {
                     stopped = Some("upstream call budget spent");
                     break 'pages;
                 }
+                self.seen.borrow_mut().insert(cid.to_owned());
                 let next = self.entry(cid, &due).await?;
                 self.looked.set(self.looked.get() + 1);
                 match next {
