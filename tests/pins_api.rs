@@ -44,7 +44,11 @@ fn add_get_delete_round_trip_with_exact_shapes() {
         c.call("alice", "DELETE", &format!("/pins/{id}"), "").status,
         404
     );
-    assert!(c.kv.map.borrow().is_empty(), "delete leaves no keys behind");
+    let left: Vec<String> = c.kv.map.borrow().keys().cloned().collect();
+    assert!(
+        left.iter().all(|k| k.starts_with("v/alice/")),
+        "delete leaves only change markers, which KV expires: {left:?}"
+    );
 }
 
 #[test]
@@ -151,7 +155,11 @@ fn filters_and_counts() {
     assert_eq!(count(&format!("/pins?before={created}")), 2);
     assert_eq!(count(&format!("/pins?after={created}")), 0);
     let list = c.call("alice", "GET", "/pins?limit=1000", "");
-    assert_eq!(Client::ops(&list), "get=0,put=0,delete=0,list=1");
+    assert_eq!(
+        Client::ops(&list),
+        "get=0,put=0,delete=0,list=2",
+        "the change markers, then the pins"
+    );
 }
 
 #[test]
@@ -255,7 +263,7 @@ fn records_too_big_for_metadata_fall_back_to_reads() {
     );
     assert_eq!(
         Client::ops(&all),
-        "get=1,put=0,delete=0,list=1",
+        "get=1,put=0,delete=0,list=2",
         "one read, for the partial record only"
     );
     let by_meta = c.call(
@@ -302,4 +310,83 @@ fn errors_are_spec_failures() {
     let pre = c.call("nobody", "OPTIONS", "/pins/x", "");
     assert_eq!(pre.status, 204);
     assert_eq!(pre.reply.header("access-control-allow-origin"), Some("*"));
+}
+
+#[test]
+fn settled_counts_spare_the_scan_and_writes_invalidate_them() {
+    // 7 keys per list page, 30 pins: a full scan of the pins is 5 lists, plus 1 for the markers.
+    let mut c = Client::new("instant", 7);
+    for i in 0..30 {
+        c.pin("alice", json!({"cid": cid(i)}));
+    }
+    let page = |c: &Client, q: &str| {
+        let a = c.call("alice", "GET", q, "");
+        (a.body["count"].as_u64().unwrap(), Client::ops(&a))
+    };
+    // Changes younger than the settle time: every listing scans, and stores nothing.
+    assert_eq!(
+        page(&c, "/pins"),
+        (30, "get=0,put=0,delete=0,list=6".into())
+    );
+    assert_eq!(
+        page(&c, "/pins"),
+        (30, "get=0,put=0,delete=0,list=6".into())
+    );
+    // Settled: the next scan stores the counts, and later listings stop at the first page.
+    c.now += 121_000;
+    assert_eq!(
+        page(&c, "/pins"),
+        (30, "get=0,put=1,delete=0,list=6".into())
+    );
+    // Markers, then two pages of 7 to fill a page of 10.
+    assert_eq!(
+        page(&c, "/pins"),
+        (30, "get=0,put=0,delete=0,list=3".into())
+    );
+    let stat = |c: &Client, s: &str| page(c, &format!("/pins?status={s}&limit=1"));
+    assert_eq!(
+        stat(&c, "pinned"),
+        (30, "get=0,put=0,delete=0,list=2".into())
+    );
+    assert_eq!(
+        stat(&c, "queued"),
+        (0, "get=0,put=0,delete=0,list=1".into())
+    );
+    assert_eq!(
+        stat(&c, "queued,failed"),
+        (0, "get=0,put=0,delete=0,list=1".into())
+    );
+    let deep = c.call("alice", "GET", "/pins?limit=20", "");
+    assert_eq!(deep.body["results"].as_array().unwrap().len(), 20);
+    assert_eq!(Client::ops(&deep), "get=0,put=0,delete=0,list=4");
+    // Other filters still scan (and count) everything.
+    assert_eq!(page(&c, "/pins?name=x").0, 0);
+
+    // A write invalidates the stored counts at once: the next listings scan again.
+    let added = c.pin("alice", json!({"cid": cid(99)}));
+    assert_eq!(
+        page(&c, "/pins"),
+        (31, "get=0,put=0,delete=0,list=6".into())
+    );
+    let id = added["requestid"].as_str().unwrap();
+    assert_eq!(
+        c.call("alice", "DELETE", &format!("/pins/{id}"), "").status,
+        202
+    );
+    assert_eq!(page(&c, "/pins").0, 30);
+    c.now += 121_000;
+    assert_eq!(
+        page(&c, "/pins"),
+        (30, "get=0,put=1,delete=0,list=6".into())
+    );
+    assert_eq!(
+        page(&c, "/pins"),
+        (30, "get=0,put=0,delete=0,list=3".into())
+    );
+    // Another user's writes are not alice's changes.
+    c.pin("bob", json!({"cid": cid(1)}));
+    assert_eq!(
+        page(&c, "/pins"),
+        (30, "get=0,put=0,delete=0,list=3".into())
+    );
 }

@@ -129,12 +129,12 @@ fn kv_operations_per_request() {
         "/pins",
         &json!({"cid": cid(1)}).to_string(),
     );
-    // holder, state (get + put), queue entry, record, index
-    assert_eq!(add.ops, "get=1,put=5,delete=0,list=0");
+    // holder, state (get + put), queue entry, change marker, record, index
+    assert_eq!(add.ops, "get=1,put=6,delete=0,list=0");
     let id = &add.body["requestid"];
     let mirror = w.call("bob", "POST", "/pins", &json!({"cid": cid(1)}).to_string());
     assert_eq!(
-        mirror.ops, "get=1,put=3,delete=0,list=0",
+        mirror.ops, "get=1,put=4,delete=0,list=0",
         "no upstream call, no state write"
     );
     let throttled = w.get("alice", id);
@@ -142,8 +142,8 @@ fn kv_operations_per_request() {
     w.advance(10);
     w.up.set_status(&cid(1), Status::Pinned);
     let refreshed = w.get("alice", id);
-    // record, state; state, queue entry, record, index; holder check
-    assert_eq!(refreshed.ops, "get=3,put=4,delete=0,list=0");
+    // record, state; state, queue entry, change marker, record, index; holder check
+    assert_eq!(refreshed.ops, "get=3,put=5,delete=0,list=0");
     let pinned = w.get("alice", id);
     assert_eq!(
         pinned.ops, "get=1,put=0,delete=0,list=0",
@@ -155,7 +155,7 @@ fn kv_operations_per_request() {
         &format!("/pins/{}", id.as_str().unwrap()),
         "",
     );
-    assert_eq!(del.ops, "get=1,put=1,delete=3,list=0");
+    assert_eq!(del.ops, "get=1,put=2,delete=3,list=0");
 }
 
 #[test]
@@ -485,5 +485,43 @@ fn a_cid_queued_by_many_requests_costs_one_look_a_run() {
         w.keys("q/").len(),
         1,
         "the other entries of that CID are dropped"
+    );
+}
+
+#[test]
+fn kv_operations_of_replace_and_of_an_outage() {
+    let w = World::new(false);
+    let a = w.pin("alice", json!({"cid": cid(1), "name": "pinned-a"}));
+    let replace = |id: &serde_json::Value, pin: serde_json::Value| {
+        let target = format!("/pins/{}", id.as_str().unwrap());
+        w.call("alice", "POST", &target, &pin.to_string())
+    };
+    // The upstream's replace: old record, both states, the old CID's holders (before and
+    // after), and the writes of both pins, states and queue entries.
+    let alone = replace(&a["requestid"], json!({"cid": cid(2), "name": "pinned-b"}));
+    assert_eq!(alone.ops, "get=3,put=9,delete=4,list=2");
+    w.pin("bob", json!({"cid": cid(2)}));
+    let shared = replace(
+        &alone.body["requestid"],
+        json!({"cid": cid(3), "name": "pinned-c"}),
+    );
+    assert_eq!(shared.ops, "get=3,put=7,delete=3,list=1");
+    let same = replace(
+        &shared.body["requestid"],
+        json!({"cid": cid(3), "name": "renamed"}),
+    );
+    assert_eq!(same.ops, "get=2,put=6,delete=3,list=0");
+    w.up.mode.set(Mode::Down);
+    let down = w.call(
+        "carol",
+        "POST",
+        "/pins",
+        &json!({"cid": cid(9)}).to_string(),
+    );
+    assert_eq!(down.ops, "get=1,put=6,delete=0,list=0");
+    let waiting = w.call("bob", "POST", "/pins", &json!({"cid": cid(9)}).to_string());
+    assert_eq!(
+        waiting.ops, "get=1,put=4,delete=0,list=0",
+        "no call during the backoff"
     );
 }

@@ -139,6 +139,15 @@ impl ListQuery {
         })
     }
 
+    /// True when per-status totals alone give this query's `count`.
+    pub fn filters_by_status_only(&self) -> bool {
+        self.cids.is_none()
+            && self.name.is_none()
+            && self.meta.is_none()
+            && self.before.is_none()
+            && self.after.is_none()
+    }
+
     pub fn judge(&self, c: &Candidate<'_>) -> Verdict {
         if !self.status.contains(c.status)
             || self.before.is_some_and(|b| !c.created.is_before(b))

@@ -71,6 +71,15 @@ impl StatusSet {
     pub fn contains(self, st: Status) -> bool {
         self.0 & st.bit() != 0
     }
+
+    /// The sum of `count_of` over the statuses in the set.
+    pub fn total(self, count_of: impl Fn(Status) -> usize) -> usize {
+        Status::ALL
+            .into_iter()
+            .filter(|s| self.contains(*s))
+            .map(count_of)
+            .sum()
+    }
 }
 
 #[cfg(test)]

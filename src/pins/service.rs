@@ -86,7 +86,7 @@ impl<'a, K: Kv, U: Upstream> PinService<'a, K, U> {
             partial: false,
         };
         self.store
-            .put(&id, &pin.cid, &record)
+            .put(&id, &pin.cid, &record, now)
             .await
             .map_err(storage)?;
         Ok(PinStatus::new(&id, record, self.delegates))
@@ -119,7 +119,10 @@ impl<'a, K: Kv, U: Upstream> PinService<'a, K, U> {
             return Ok(self.shown(&new_id, record, state));
         }
         let added = self.add(pin, now).await?;
-        self.store.delete(&old_id, &old).await.map_err(storage)?;
+        self.store
+            .delete(&old_id, &old, now)
+            .await
+            .map_err(storage)?;
         Ok(added)
     }
 
@@ -128,11 +131,11 @@ impl<'a, K: Kv, U: Upstream> PinService<'a, K, U> {
         if let Some(up) = self.upstream()? {
             return up.delete(&id, &record, now).await.map_err(storage);
         }
-        self.store.delete(&id, &record).await.map_err(storage)
+        self.store.delete(&id, &record, now).await.map_err(storage)
     }
 
-    pub async fn list(&self, query: &ListQuery) -> Result<PinResults<'a>, ApiError> {
-        let listing = self.store.list(query).await.map_err(storage)?;
+    pub async fn list(&self, query: &ListQuery, now: Millis) -> Result<PinResults<'a>, ApiError> {
+        let listing = self.store.list(query, now).await.map_err(storage)?;
         Ok(PinResults {
             count: listing.count,
             results: listing

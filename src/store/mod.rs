@@ -1,5 +1,6 @@
 //! Storage of pinsets in Workers KV.
 
+pub mod counts;
 pub mod keys;
 pub mod kv;
 pub mod pins;

@@ -1,12 +1,14 @@
 //! A user's pinset in KV: writes, reads, and the newest-first scan behind `GET /pins`.
 
+use super::counts::{self, Changes, Tally};
 use super::keys;
-use super::kv::{Kv, KvError, ListedKey};
+use super::kv::{Kv, KvError};
 use super::record::PinRecord;
 use crate::auth::user::UserId;
 use crate::domain::cid::Cid;
 use crate::domain::list_query::{Candidate, ListQuery, Verdict};
 use crate::domain::request_id::RequestId;
+use crate::domain::timestamp::Millis;
 
 pub struct PinStore<'a, K> {
     kv: &'a K,
@@ -24,9 +26,17 @@ impl<'a, K: Kv> PinStore<'a, K> {
         PinStore { kv, user }
     }
 
-    /// Record first, index second: an interrupted write leaves a pin that lists but is not
-    /// yet found by `cid=`, never an index entry pointing at nothing.
-    pub async fn put(&self, id: &RequestId, cid: &Cid, record: &PinRecord) -> Result<(), KvError> {
+    /// Change marker first (so stored counts are never trusted past this write), record
+    /// second, index third: an interrupted write leaves a pin that lists but is not yet found
+    /// by `cid=`, never an index entry pointing at nothing.
+    pub async fn put(
+        &self,
+        id: &RequestId,
+        cid: &Cid,
+        record: &PinRecord,
+        now: Millis,
+    ) -> Result<(), KvError> {
+        counts::mark_change(self.kv, self.user, &counts::stamp(now)?, now).await?;
         let meta = record.to_metadata();
         self.kv
             .put(&keys::pin(self.user, id), &record.to_json(), &meta, None)
@@ -42,9 +52,15 @@ impl<'a, K: Kv> PinStore<'a, K> {
             .transpose()
     }
 
-    /// Index first, record second: an interrupted delete leaves the record, and retrying the
-    /// delete finishes it.
-    pub async fn delete(&self, id: &RequestId, record: &PinRecord) -> Result<(), KvError> {
+    /// Change marker, then index, then record: an interrupted delete leaves the record, and
+    /// retrying the delete finishes it.
+    pub async fn delete(
+        &self,
+        id: &RequestId,
+        record: &PinRecord,
+        now: Millis,
+    ) -> Result<(), KvError> {
+        counts::mark_change(self.kv, self.user, &counts::stamp(now)?, now).await?;
         if let Ok(cid) = Cid::parse(&record.cid) {
             self.kv
                 .delete(&keys::cid_index(self.user, &cid, id))
@@ -55,19 +71,29 @@ impl<'a, K: Kv> PinStore<'a, K> {
 
     /// Scans newest-first, one `list` per 1000 keys, reading a record only when its metadata is
     /// partial and a filter or the page needs what was left out. Holds at most `limit` records.
-    pub async fn list(&self, q: &ListQuery) -> Result<Listing, KvError> {
+    /// When the query filters by status alone and the stored counts are current, the scan
+    /// stops as soon as the page is full; a scan of the whole pinset stores fresh counts.
+    pub async fn list(&self, q: &ListQuery, now: Millis) -> Result<Listing, KvError> {
         let mut listing = Listing {
             count: 0,
             results: Vec::new(),
         };
         match &q.cids {
             None => {
-                self.scan(&keys::pins_of(self.user), q, &mut listing)
-                    .await?
+                let changes = Changes::read(self.kv, self.user).await?;
+                let known = if q.filters_by_status_only() {
+                    changes.current().map(|t| q.status.total(|s| t.of(s)))
+                } else {
+                    None
+                };
+                let prefix = keys::pins_of(self.user);
+                if let Some(tally) = self.scan(&prefix, q, known, &mut listing).await? {
+                    changes.store(self.kv, self.user, tally, now).await?;
+                }
             }
             Some(cids) if cids.len() == 1 => {
-                self.scan(&keys::holders_of(self.user, &cids[0]), q, &mut listing)
-                    .await?
+                let prefix = keys::holders_of(self.user, &cids[0]);
+                self.scan(&prefix, q, None, &mut listing).await?;
             }
             Some(cids) => {
                 // Each CID's entries arrive newest-first; gather the (few) matches and re-sort.
@@ -80,8 +106,8 @@ impl<'a, K: Kv> PinStore<'a, K> {
                     ..q.clone()
                 };
                 for cid in cids {
-                    self.scan(&keys::holders_of(self.user, cid), &unlimited, &mut all)
-                        .await?;
+                    let prefix = keys::holders_of(self.user, cid);
+                    self.scan(&prefix, &unlimited, None, &mut all).await?;
                 }
                 all.results.sort_by(|a, b| a.0.cmp(&b.0));
                 all.results.truncate(q.limit);
@@ -99,12 +125,43 @@ impl<'a, K: Kv> PinStore<'a, K> {
         Ok(listing)
     }
 
-    async fn scan(&self, prefix: &str, q: &ListQuery, out: &mut Listing) -> Result<(), KvError> {
+    /// Judges every key under `prefix`, newest first. With `known` (the exact count, from
+    /// stored totals) it stops once the page is full or every match is found, and returns
+    /// `None`; otherwise it reads to the end and returns the statuses of all it scanned.
+    async fn scan(
+        &self,
+        prefix: &str,
+        q: &ListQuery,
+        known: Option<usize>,
+        out: &mut Listing,
+    ) -> Result<Option<Tally>, KvError> {
+        if known == Some(0) {
+            return Ok(None);
+        }
+        let mut tally = Tally::default();
         let mut cursor = None;
         loop {
             let page = self.kv.list(prefix, cursor).await?;
             for key in page.keys {
-                if let Some((id, record)) = self.judge(key, q).await? {
+                if let Some(total) = known {
+                    if out.results.len() == q.limit || out.count == total {
+                        out.count = out.count.max(total);
+                        return Ok(None);
+                    }
+                }
+                let Some(id) = keys::request_id_of(&key.name) else {
+                    continue;
+                };
+                let record = match PinRecord::from_metadata(key.metadata.as_ref()) {
+                    Some(r) => r,
+                    // Written without metadata (never by this code): read the record.
+                    None => match self.get(&id).await? {
+                        Some(r) => r,
+                        None => continue,
+                    },
+                };
+                tally.add(record.status);
+                if let Some(record) = self.judge(&id, record, q).await? {
                     out.count += 1;
                     if out.results.len() < q.limit {
                         out.results.push((id, record));
@@ -113,27 +170,17 @@ impl<'a, K: Kv> PinStore<'a, K> {
             }
             match page.cursor {
                 Some(c) => cursor = Some(c),
-                None => return Ok(()),
+                None => return Ok(Some(tally)),
             }
         }
     }
 
     async fn judge(
         &self,
-        key: ListedKey,
+        id: &RequestId,
+        mut record: PinRecord,
         q: &ListQuery,
-    ) -> Result<Option<(RequestId, PinRecord)>, KvError> {
-        let Some(id) = keys::request_id_of(&key.name) else {
-            return Ok(None);
-        };
-        let mut record = match PinRecord::from_metadata(key.metadata.as_ref()) {
-            Some(r) => r,
-            // Written without metadata (never by this code): read the record.
-            None => match self.get(&id).await? {
-                Some(r) => r,
-                None => return Ok(None),
-            },
-        };
+    ) -> Result<Option<PinRecord>, KvError> {
         loop {
             let candidate = Candidate {
                 created: id.created(),
@@ -142,10 +189,10 @@ impl<'a, K: Kv> PinStore<'a, K> {
                 meta: record.knows_meta().then_some(&record.meta),
             };
             match q.judge(&candidate) {
-                Verdict::Yes => return Ok(Some((id, record))),
+                Verdict::Yes => return Ok(Some(record)),
                 Verdict::No => return Ok(None),
                 // Complete records answer every filter, so this reads each record at most once.
-                Verdict::NeedRecord if record.partial => match self.get(&id).await? {
+                Verdict::NeedRecord if record.partial => match self.get(id).await? {
                     Some(full) => record = full,
                     None => return Ok(None),
                 },

@@ -98,9 +98,10 @@ impl<'a, K: Kv> CidKeys<'a, K> {
         id: &RequestId,
         cid: &Cid,
         record: &PinRecord,
+        now: Millis,
     ) -> Result<bool, KvError> {
         let store = PinStore::new(self.kv, user);
-        store.put(id, cid, record).await?;
+        store.put(id, cid, record, now).await?;
         if self
             .kv
             .get(&keys::holder(cid.canonical(), user, id))
@@ -109,7 +110,7 @@ impl<'a, K: Kv> CidKeys<'a, K> {
         {
             return Ok(true);
         }
-        store.delete(id, record).await?;
+        store.delete(id, record, now).await?;
         Ok(false)
     }
 }

@@ -52,7 +52,7 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
         let known = self.keys().state(cid.canonical()).await?;
         let state = self.admit(cid.canonical(), known, &pin, now).await?;
         let record = state.apply_to(&record_of(pin));
-        self.store().put(id, &cid, &record).await?;
+        self.store().put(id, &cid, &record, now).await?;
         Ok((record, Some(state)))
     }
 
@@ -136,7 +136,7 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
         let updated = state.apply_to(&record);
         let kept = self
             .keys()
-            .rewrite_holder(self.user, id, &cid, &updated)
+            .rewrite_holder(self.user, id, &cid, &updated, now)
             .await?;
         Ok((if kept { updated } else { record }, Some(state)))
     }
@@ -154,7 +154,7 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
         if let Some(cid) = &cid {
             self.keys().unhold(cid.canonical(), self.user, id).await?;
         }
-        self.store().delete(id, record).await?;
+        self.store().delete(id, record, now).await?;
         if let Some(cid) = &cid {
             self.keys().enqueue(cid.canonical(), now, now.0).await?;
         }
@@ -197,7 +197,7 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
             },
         };
         let record = state.apply_to(&record_of(pin));
-        self.store().put(new_id, &new_cid, &record).await?;
+        self.store().put(new_id, &new_cid, &record, now).await?;
         self.delete(old_id, old, now).await?;
         Ok((record, Some(state)))
     }

@@ -12,8 +12,9 @@ use crate::upstream::holders::Due;
 use crate::upstream::state::CidState;
 use crate::upstream::{Upstream, UpstreamPin};
 
-/// Room one holder needs: its record, a rewrite (two puts), the holder check, an undo.
-const KV_PER_HOLDER: u32 = 6;
+/// Room one holder needs: its record, a rewrite (change marker, record, index), the holder
+/// check, and an undo (marker, index, record).
+const KV_PER_HOLDER: u32 = 8;
 
 type Holder = (String, UserId, RequestId);
 
@@ -77,7 +78,7 @@ impl<K: Kv, U: Upstream> Sweep<'_, K, U> {
                 if !state.shown_by(&record) {
                     let updated = state.apply_to(&record);
                     self.keys()
-                        .rewrite_holder(&user, &id, &parsed, &updated)
+                        .rewrite_holder(&user, &id, &parsed, &updated, self.now)
                         .await?;
                 }
                 after = Some(key);
