@@ -8,19 +8,23 @@
 //! - `holders`: KV access for holders, CID states and the work queue.
 //! - `pins`: what add / get / replace / delete do with this backend.
 //! - `sweep`: the cron's pass over the queue: status mirroring, retries, deferred release.
+//! - `Counted` (calls made, for the sweep's budget) and `Throttle` (reads' refresh interval).
 //!
 //! The safety argument (a held CID is never unpinned) is in docs/storage.md, "Upstream".
 
 pub mod ask;
 pub mod client;
+mod counted;
 pub mod holders;
 pub mod pins;
 pub mod state;
 pub mod sweep;
+mod throttle;
+
+pub use counted::Counted;
+pub use throttle::Throttle;
 
 use crate::domain::{status::Status, timestamp::Instant, timestamp::Millis};
-use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 
 /// How an upstream call ended. Parsed, never raw: a 2xx whose body is not the spec's shape is
 /// `Unavailable`, like a 5xx, because retrying later is the only sensible answer to both.
@@ -109,119 +113,8 @@ impl Upstream for NoUpstream {
     }
 }
 
-/// Bounds status refreshes triggered by reads to one per CID per interval *in this isolate*,
-/// without a KV write: Kubo polls a new pin twice a second, and a KV write per poll would cost
-/// more than the upstream call it saves. Other isolates keep their own bound.
-#[derive(Default)]
-pub struct Throttle(RefCell<HashMap<String, u64>>);
-
-/// Entries kept before the map is cleared (a cleared map only allows an early refresh).
-const THROTTLE_ENTRIES: usize = 4096;
-
-impl Throttle {
-    /// Remembers that `key` was just asked about (an add counts as a refresh).
-    pub fn note(&self, key: &str, now: Millis) {
-        self.allow(key, now, 0);
-    }
-
-    /// True (and remembered) when `key` was not allowed within the last `interval_ms`.
-    pub fn allow(&self, key: &str, now: Millis, interval_ms: u64) -> bool {
-        let mut map = self.0.borrow_mut();
-        let last = map.get(key).copied();
-        // A clock that went backwards (another test, another isolate's record) allows.
-        if last.is_some_and(|t| now.0 >= t && now.0 - t < interval_ms) {
-            return false;
-        }
-        if map.len() >= THROTTLE_ENTRIES {
-            map.clear();
-        }
-        map.insert(key.to_owned(), now.0);
-        true
-    }
-}
-
-/// An upstream that counts its calls, and the unavailable answers in a row: the sweep's budget
-/// and circuit breaker. The edge wraps its one client in it for requests and sweeps alike, so
-/// the wasm bundle holds one copy of the code generic over the upstream, not two.
-pub struct Counted<U> {
-    inner: U,
-    made: Cell<u32>,
-    streak: Cell<u32>,
-}
-
-impl<U> Counted<U> {
-    pub fn new(inner: U) -> Self {
-        Counted {
-            inner,
-            made: Cell::new(0),
-            streak: Cell::new(0),
-        }
-    }
-
-    /// Calls made so far.
-    pub fn made(&self) -> u32 {
-        self.made.get()
-    }
-
-    /// Unavailable answers since the last useful one.
-    pub fn streak(&self) -> u32 {
-        self.streak.get()
-    }
-
-    fn note<T>(&self, answer: Answer<T>) -> Answer<T> {
-        self.made.set(self.made.get() + 1);
-        let down = matches!(answer, Answer::Unavailable(_));
-        self.streak
-            .set(if down { self.streak.get() + 1 } else { 0 });
-        answer
-    }
-}
-
-impl<U> std::ops::Deref for Counted<U> {
-    type Target = U;
-    fn deref(&self) -> &U {
-        &self.inner
-    }
-}
-
-impl<U: Upstream> Upstream for Counted<U> {
-    async fn add(&self, pin: &UpstreamPin) -> Answer<UpstreamStatus> {
-        self.note(self.inner.add(pin).await)
-    }
-    async fn get(&self, requestid: &str) -> Answer<UpstreamStatus> {
-        self.note(self.inner.get(requestid).await)
-    }
-    async fn replace(&self, requestid: &str, pin: &UpstreamPin) -> Answer<UpstreamStatus> {
-        self.note(self.inner.replace(requestid, pin).await)
-    }
-    async fn delete(&self, requestid: &str) -> Answer<()> {
-        self.note(self.inner.delete(requestid).await)
-    }
-    async fn list_by_cid(&self, cid: &str, before: Millis) -> Answer<Vec<UpstreamStatus>> {
-        self.note(self.inner.list_by_cid(cid, before).await)
-    }
-}
-
 /// What the request path needs to talk to the upstream.
 pub struct Upstreaming<'a, U> {
     pub client: &'a U,
     pub throttle: &'a Throttle,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn throttle_allows_once_per_interval() {
-        let t = Throttle::default();
-        assert!(t.allow("a", Millis(1_000), 500));
-        assert!(!t.allow("a", Millis(1_400), 500));
-        assert!(t.allow("b", Millis(1_400), 500));
-        assert!(t.allow("a", Millis(1_500), 500));
-        assert!(
-            t.allow("a", Millis(100), 500),
-            "a clock that went back allows"
-        );
-    }
 }
