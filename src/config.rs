@@ -69,8 +69,8 @@ pub struct UpstreamSettings {
     pub refresh_secs: u64,
     /// First wait after a failed call; doubles per failure, up to an hour.
     pub retry_secs: u64,
-    /// How long a CID's holders must stay gone before the sweep unpins it upstream; above
-    /// KV's ~60 s propagation bound (docs/storage.md, "Upstream").
+    /// How long a CID's holders must stay gone before the sweep unpins it upstream; at least
+    /// twice KV's ~60 s propagation bound (docs/storage.md, "Upstream backend").
     pub grace_secs: u64,
     /// Upstream calls one cron run may make (the free plan allows 50 subrequests).
     pub sweep_calls: u32,

@@ -9,7 +9,7 @@
 //!   write of it can never bring a revoked record back.
 //!
 //! The `upstream` backend adds keys per CID (canonical spelling), shared by every user who pins
-//! it but never read-modified-written by two requests (docs/storage.md, "Upstream"):
+//! it but never read-modified-written by two requests (docs/storage.md, "Upstream backend"):
 //!
 //! - `h/{cid}/{user}/{requestid}` — one holder per pin object of that CID (value: empty).
 //! - `x/{cid}` — what we last learnt from the upstream about that CID.

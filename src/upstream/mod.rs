@@ -10,7 +10,7 @@
 //! - `sweep`: the cron's pass over the queue: status mirroring, retries, deferred release.
 //! - `Counted` (calls made, for the sweep's budget) and `Throttle` (reads' refresh interval).
 //!
-//! The safety argument (a held CID is never unpinned) is in docs/storage.md, "Upstream".
+//! The safety argument (a held CID is never unpinned) is in docs/storage.md, "Upstream backend".
 
 pub mod ask;
 pub mod client;

@@ -3,7 +3,7 @@
 //!
 //! The state is a *cache* of the upstream, never the only copy of anything a user asked for:
 //! holders (`h/`) say who wants the CID, the upstream says what is pinned. Any stale or lost
-//! write of it is repaired by the next refresh or sweep (docs/storage.md, "Upstream").
+//! write of it is repaired by the next refresh or sweep (docs/storage.md, "Upstream backend").
 
 use super::{Refusal, UpstreamStatus};
 use crate::domain::{status::Status, timestamp::Millis};

@@ -1,5 +1,5 @@
 //! A CID without holders is unpinned upstream in two looks, a grace period
-//! (`UPSTREAM_RELEASE_GRACE_SECONDS`, above KV's ~60 s propagation bound) apart:
+//! (`UPSTREAM_RELEASE_GRACE_SECONDS`, at least twice KV's ~60 s propagation bound) apart:
 //!
 //! 1. *Mark*: no holder is listed, so the state gets a release mark (`releasing`).
 //! 2. *Release*: still no holder, and the mark still there: unpin upstream (the known upstream
@@ -7,10 +7,11 @@
 //!    once more — one found is pinned again at once. A last look a grace period later
 //!    re-adds the CID should a holder turn up even then.
 //!
-//! Why a held CID stays pinned (docs/storage.md, "Upstream"): a holder written more than ~60 s
-//! before step 2's listing is seen by it. A later one was written after the mark had spread,
-//! so its add saw the mark and pinned the CID itself (`ask::worth_adding`); its upstream pin
-//! is newer than the mark, and step 2 deletes only older ones.
+//! Why a held CID stays pinned (docs/storage.md, "Upstream backend"): a holder written more
+//! than ~60 s before step 2's listing is seen by it. A later one was written after the mark
+//! had spread (the grace is at least twice the propagation bound), so its add saw the mark and
+//! pinned the CID itself (`ask::worth_adding`); its upstream pin is newer than the mark, and
+//! step 2 deletes only older ones.
 
 use super::{Next, Sweep};
 use crate::domain::timestamp::Millis;
