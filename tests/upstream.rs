@@ -267,6 +267,7 @@ fn a_failed_upstream_delete_is_retried() {
     let w = World::new(false);
     let a = w.pin("alice", json!({"cid": cid(1)}));
     w.delete("alice", &a["requestid"]);
+    w.advance(60); // the delete's look waits for KV to show it everywhere
     w.sweep();
     w.advance(120);
     w.up.mode.set(Mode::Down);
@@ -479,6 +480,7 @@ fn a_cid_queued_by_many_requests_costs_one_look_a_run() {
     }
     assert_eq!(w.keys("q/").len(), 3);
     w.up.set_status(&cid(1), Status::Pinning);
+    w.advance(60); // the deletes' entries are due once KV shows them everywhere
     let report = w.sweep();
     assert_eq!((report.looked, report.calls), (1, 1), "{report:?}");
     assert_eq!(

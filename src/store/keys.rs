@@ -13,7 +13,8 @@
 //!
 //! - `h/{cid}/{user}/{requestid}` — one holder per pin object of that CID (value: empty).
 //! - `x/{cid}` — what we last learnt from the upstream about that CID.
-//! - `q/{enqueued_ms}/{cid}` — the sweep's work queue, oldest first (metadata: when due).
+//! - `q/{enqueued_ms}/{cid}/{requestid}` — the sweep's work queue, oldest first (metadata: when
+//!   due); the request id is that of the pin whose request queued it, so no two requests share one.
 //! - `s/sweep` — where the last sweep stopped (written by the cron only).
 //!
 //! Request ids sort newest-first, so a prefix listing is already in the spec's order.
@@ -77,16 +78,15 @@ pub fn cid_state(cid: &str) -> String {
 pub const QUEUE: &str = "q/";
 
 /// Zero-padded so that keys sort by enqueue time: the sweep takes the oldest first.
-pub fn queued(enqueued_ms: u64, cid: &str) -> String {
-    format!("{QUEUE}{enqueued_ms:013}/{cid}")
+pub fn queued(enqueued_ms: u64, cid: &str, by: &RequestId) -> String {
+    format!("{QUEUE}{enqueued_ms:013}/{cid}/{}", by.as_str())
 }
 
 /// The CID a listed queue key names.
 pub fn queued_cid(key: &str) -> Option<&str> {
-    key.strip_prefix(QUEUE)?
-        .split_once('/')
-        .map(|(_, cid)| cid)
-        .filter(|c| !c.is_empty() && !c.contains('/'))
+    let mut parts = key.strip_prefix(QUEUE)?.split('/');
+    let (_, cid, _, rest) = (parts.next()?, parts.next()?, parts.next()?, parts.next());
+    (!cid.is_empty() && rest.is_none()).then_some(cid)
 }
 
 pub const SWEEP_CURSOR: &str = "s/sweep";
@@ -133,11 +133,13 @@ mod tests {
         let cid = "bafybeie5nqv6kd3qnfjupgvz34woh3oksc3iau6abmyajn7qvtf6d2ho34";
         let h = holder(cid, &u, &id);
         assert!(h.starts_with(&holders_of_cid(cid)));
-        assert_eq!(holder_of(&h), Some((u, id)));
-        assert_eq!(queued(42, cid), format!("q/0000000000042/{cid}"));
-        assert!(queued(9, cid) < queued(10, cid));
-        assert_eq!(queued_cid(&queued(42, cid)), Some(cid));
+        assert_eq!(holder_of(&h), Some((u, id.clone())));
+        let q = queued(42, cid, &id);
+        assert_eq!(q, format!("q/0000000000042/{cid}/{}", id.as_str()));
+        assert!(queued(9, cid, &id) < queued(10, cid, &id));
+        assert_eq!(queued_cid(&q), Some(cid));
         assert_eq!(queued_cid("q/junk"), None);
+        assert_eq!(queued_cid("q/1/cid"), None);
     }
 
     #[test]

@@ -69,17 +69,21 @@ impl<'a, K: Kv> CidKeys<'a, K> {
         self.kv.delete(&keys::cid_state(cid)).await
     }
 
-    /// Asks the sweep to look at `cid` from `due` on. Each call adds an entry of its own (keyed
-    /// by `now`), so no two requests write the same entry; duplicates cost the sweep one look.
-    pub async fn enqueue(&self, cid: &str, now: Millis, due: u64) -> Result<(), KvError> {
-        self.put_entry(
-            &keys::queued(now.0, cid),
-            &Due {
-                at: due,
-                ..Due::default()
-            },
-        )
-        .await
+    /// Asks the sweep to look at `cid` from `due` on, on behalf of the pin `by`. Each request
+    /// adds an entry of its own (keyed by time and pin), so no two requests write the same
+    /// entry; the sweep drops the extra entries of a CID it has looked at.
+    pub async fn enqueue(
+        &self,
+        cid: &str,
+        by: &RequestId,
+        now: Millis,
+        due: u64,
+    ) -> Result<(), KvError> {
+        let entry = Due {
+            at: due,
+            ..Due::default()
+        };
+        self.put_entry(&keys::queued(now.0, cid, by), &entry).await
     }
 
     /// Rewrites an entry; only the sweep does this, to an entry it has just listed.

@@ -26,6 +26,9 @@ pub use throttle::Throttle;
 
 use crate::domain::{status::Status, timestamp::Instant, timestamp::Millis};
 
+/// How long Workers KV may take to show a write at every location (its documented bound).
+pub const KV_PROPAGATION_MS: u64 = 60_000;
+
 /// How an upstream call ended. Parsed, never raw: a 2xx whose body is not the spec's shape is
 /// `Unavailable`, like a 5xx, because retrying later is the only sensible answer to both.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 use super::ask::{self, worth_adding, worth_refreshing};
 use super::holders::CidKeys;
 use super::state::CidState;
-use super::{Answer, Upstream, UpstreamPin, Upstreaming};
+use super::{Answer, Upstream, UpstreamPin, Upstreaming, KV_PROPAGATION_MS};
 use crate::auth::user::UserId;
 use crate::config::UpstreamSettings;
 use crate::domain::{cid::Cid, pin::Pin, request_id::RequestId, status::Status, timestamp::Millis};
@@ -50,7 +50,7 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
         let cid = pin.cid.clone();
         self.keys().hold(cid.canonical(), self.user, id).await?;
         let known = self.keys().state(cid.canonical()).await?;
-        let state = self.admit(cid.canonical(), known, &pin, now).await?;
+        let state = self.admit(cid.canonical(), id, known, &pin, now).await?;
         let record = state.apply_to(&record_of(pin));
         self.store().put(id, &cid, &record, now).await?;
         Ok((record, Some(state)))
@@ -60,6 +60,7 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
     async fn admit(
         &self,
         cid: &str,
+        id: &RequestId,
         known: Option<CidState>,
         pin: &Pin,
         now: Millis,
@@ -83,7 +84,9 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
         self.keys().put_state(cid, &state).await?;
         // Other holders may be waiting on this CID; a state that is not final needs polling.
         if known.is_some() || !state.is_final() {
-            self.keys().enqueue(cid, now, self.due(&state, now)).await?;
+            self.keys()
+                .enqueue(cid, id, now, self.due(&state, now))
+                .await?;
         }
         Ok(state)
     }
@@ -127,7 +130,7 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
             }
             if known.as_ref().map(|k| k.status) != Some(state.status) {
                 // Other holders show the old status until the sweep passes.
-                self.keys().enqueue(cid.canonical(), now, now.0).await?;
+                self.keys().enqueue(cid.canonical(), id, now, now.0).await?;
             }
         }
         if state.shown_by(&record) {
@@ -143,7 +146,10 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
 
     /// `DELETE /pins/{id}`: the holder first (a status update racing with us then sees it gone
     /// and undoes itself), then the pin object, then a queue entry: the sweep unpins the CID
-    /// upstream once no holder is left, after the grace period.
+    /// upstream once no holder is left, after the grace period. The entry is due only once
+    /// this delete has reached every location (`KV_PROPAGATION_MS`, or the grace period if
+    /// shorter): a look sooner, from a location that still lists this holder, would find the
+    /// CID held and done with, and nothing would ever release it.
     pub async fn delete(
         &self,
         id: &RequestId,
@@ -156,7 +162,8 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
         }
         self.store().delete(id, record, now).await?;
         if let Some(cid) = &cid {
-            self.keys().enqueue(cid.canonical(), now, now.0).await?;
+            let due = now.0 + KV_PROPAGATION_MS.min(self.settings.grace_secs * 1000);
+            self.keys().enqueue(cid.canonical(), id, now, due).await?;
         }
         Ok(())
     }
@@ -180,7 +187,7 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
         let old_cid = Cid::parse(&old.cid).ok();
         let state = match &old_cid {
             Some(x) if x.canonical() != y => {
-                self.replace_upstream(x, old_id, known_y.as_ref(), &pin, now)
+                self.replace_upstream(x, old_id, new_id, known_y.as_ref(), &pin, now)
                     .await?
             }
             _ => None,
@@ -193,7 +200,7 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
                     status: old.status,
                     ..CidState::pending()
                 }),
-                None => self.admit(y, known_y, &pin, now).await?,
+                None => self.admit(y, new_id, known_y, &pin, now).await?,
             },
         };
         let record = state.apply_to(&record_of(pin));
@@ -207,6 +214,7 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
         &self,
         x: &Cid,
         old_id: &RequestId,
+        new_id: &RequestId,
         known_y: Option<&CidState>,
         pin: &Pin,
         now: Millis,
@@ -231,7 +239,9 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
         // Should we stop between the upstream's replace and the end of this request, the old
         // pin object would still hold a CID no longer pinned upstream: this entry makes the
         // sweep re-add it then (and costs it one look otherwise).
-        self.keys().enqueue(x.canonical(), now, now.0).await?;
+        self.keys()
+            .enqueue(x.canonical(), old_id, now, now.0)
+            .await?;
         let y = pin.cid.canonical();
         let mut state = known_y.cloned().unwrap_or_else(CidState::pending);
         match self.up.client.replace(&rid, &upstream_pin(y, pin)).await {
@@ -243,7 +253,9 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
             Answer::Unavailable(e) => state.failed_attempt(e, now, self.settings.retry_secs),
         }
         self.keys().put_state(y, &state).await?;
-        self.keys().enqueue(y, now, self.due(&state, now)).await?;
+        self.keys()
+            .enqueue(y, new_id, now, self.due(&state, now))
+            .await?;
         if state.upstream_id.is_some() {
             self.after_upstream_replace(x, old_id, now).await?;
         }
@@ -280,7 +292,7 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
             )
             .await;
             self.keys().put_state(x, &state).await?;
-            self.keys().enqueue(x, now, now.0).await?;
+            self.keys().enqueue(x, old_id, now, now.0).await?;
         }
         Ok(())
     }
