@@ -147,6 +147,10 @@ impl<'a, K: Kv, U: Upstream> Sweep<'a, K, U> {
         let mut place = saved.clone();
         let mut stopped = None;
         'pages: loop {
+            if self.kv_left() < KV_PER_ENTRY {
+                stopped = Some("KV budget spent");
+                break;
+            }
             let page = match self.kv.list(QUEUE, place.cursor.clone()).await {
                 Ok(page) => page,
                 // A cursor KV no longer accepts: start from the oldest entry.
@@ -168,21 +172,21 @@ impl<'a, K: Kv, U: Upstream> Sweep<'a, K, U> {
                     .metadata
                     .and_then(|m| serde_json::from_value(m).ok())
                     .unwrap_or_default();
-                let Some(cid) = keys::queued_cid(&key.name) else {
-                    self.kv.delete(&key.name).await?;
-                    continue;
-                };
                 if due.at > self.now.0 {
-                    continue;
-                }
-                if self.seen.borrow().contains(cid) {
-                    self.kv.delete(&key.name).await?;
-                    place.after = Some(key.name);
                     continue;
                 }
                 if self.kv_left() < KV_PER_ENTRY {
                     stopped = Some("KV budget spent");
                     break 'pages;
+                }
+                let Some(cid) = keys::queued_cid(&key.name) else {
+                    self.kv.delete(&key.name).await?;
+                    continue;
+                };
+                if self.seen.borrow().contains(cid) {
+                    self.kv.delete(&key.name).await?;
+                    place.after = Some(key.name);
+                    continue;
                 }
                 if self.calls_left() == 0 {
                     stopped = Some("upstream call budget spent");
