@@ -10,7 +10,9 @@ use crate::limits::{self, Limiter};
 use crate::pins::{api as pins_api, service::PinService};
 use crate::store::kv::{Counting, Kv};
 use crate::tokens::{api as tokens_api, service::TokenService};
+use crate::upstream::{NoUpstream, Upstream, Upstreaming};
 
+/// A request to a worker whose backend is not `upstream`.
 pub async fn handle<K: Kv, L: Limiter>(
     req: HttpRequest,
     kv: K,
@@ -18,8 +20,20 @@ pub async fn handle<K: Kv, L: Limiter>(
     config: Result<&Config, &str>,
     now: Millis,
 ) -> Reply {
+    handle_with::<K, L, NoUpstream>(req, kv, limiter, None, config, now).await
+}
+
+/// A request, with the upstream client the `upstream` backend pins through.
+pub async fn handle_with<K: Kv, L: Limiter, U: Upstream>(
+    req: HttpRequest,
+    kv: K,
+    limiter: &L,
+    upstream: Option<&Upstreaming<'_, U>>,
+    config: Result<&Config, &str>,
+    now: Millis,
+) -> Reply {
     let kv = Counting::new(kv);
-    let reply = match dispatch(&req, &kv, limiter, config, now).await {
+    let reply = match dispatch(&req, &kv, limiter, upstream, config, now).await {
         Ok(reply) => reply,
         Err(e) => Reply::failure(&e),
     };
@@ -30,10 +44,11 @@ pub async fn handle<K: Kv, L: Limiter>(
     reply
 }
 
-async fn dispatch<K: Kv, L: Limiter>(
+async fn dispatch<K: Kv, L: Limiter, U: Upstream>(
     req: &HttpRequest,
     kv: &K,
     limiter: &L,
+    upstream: Option<&Upstreaming<'_, U>>,
     config: Result<&Config, &str>,
     now: Millis,
 ) -> Result<Reply, ApiError> {
@@ -70,7 +85,9 @@ async fn dispatch<K: Kv, L: Limiter>(
             .await
         }
         _ => {
-            let svc = PinService::new(kv, &caller.user, config.backend, &config.delegates);
+            let upstream = upstream.zip(config.upstream.as_ref());
+            let user = &caller.user;
+            let svc = PinService::build(kv, user, config.backend, &config.delegates, upstream);
             pins_api::handle(route, req, &svc, now).await
         }
     }

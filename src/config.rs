@@ -10,6 +10,8 @@ const MIN_JWT_SECRET_BYTES: usize = 16;
 pub struct Config {
     pub auth: AuthConfig,
     pub backend: Backend,
+    /// Set exactly when `backend` is `Upstream`.
+    pub upstream: Option<UpstreamSettings>,
     pub delegates: Vec<String>,
     pub token_ttl_secs: u64,
     pub debug_kv_ops: bool,
@@ -42,12 +44,67 @@ impl Config {
             None => DEFAULT_TOKEN_TTL_SECS,
         };
         let debug_kv_ops = get("DEBUG_KV_OPS").is_some_and(|v| v == "1" || v == "true");
+        let upstream = match backend {
+            Backend::Upstream => Some(UpstreamSettings::from_env(&get)?),
+            _ => None,
+        };
         Ok(Config {
             auth: AuthConfig { users, jwt_secret },
             backend,
+            upstream,
             delegates,
             token_ttl_secs,
             debug_kv_ops,
+        })
+    }
+}
+
+/// How the `upstream` backend reaches its provider, and its timings (README, "Real pinning").
+pub struct UpstreamSettings {
+    /// The provider's Pinning Service API endpoint, without a trailing slash.
+    pub url: String,
+    /// Sent as `Authorization: Bearer …`; never logged.
+    pub token: String,
+    /// A read of a pin that is not final asks the upstream at most this often (per isolate).
+    pub refresh_secs: u64,
+    /// First wait after a failed call; doubles per failure, up to an hour.
+    pub retry_secs: u64,
+    /// How long a CID's holders must stay gone before the sweep unpins it upstream; at least
+    /// twice KV's ~60 s propagation bound (docs/storage.md, "Upstream backend").
+    pub grace_secs: u64,
+    /// Upstream calls one cron run may make (the free plan allows 50 subrequests).
+    pub sweep_calls: u32,
+}
+
+impl UpstreamSettings {
+    fn from_env(get: &impl Fn(&str) -> Option<String>) -> Result<UpstreamSettings, String> {
+        let set = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        let url = set("UPSTREAM_URL").ok_or("UPSTREAM_URL is not set (PIN_BACKEND is upstream)")?;
+        let url = url.trim().trim_end_matches('/').to_owned();
+        let scheme_ok = url.starts_with("http://") || url.starts_with("https://");
+        if !scheme_ok || url.chars().any(char::is_whitespace) || url.contains(['?', '#']) {
+            return Err("UPSTREAM_URL must be an http(s) URL without query or fragment".into());
+        }
+        let token = set("UPSTREAM_TOKEN")
+            .ok_or("UPSTREAM_TOKEN is not set (PIN_BACKEND is upstream)")?
+            .trim()
+            .to_owned();
+        let number = |k: &str, default: u64, max: u64| match set(k) {
+            None => Ok(default),
+            Some(v) => v
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n <= max)
+                .ok_or(format!("{k} must be an integer from 0 to {max}")),
+        };
+        Ok(UpstreamSettings {
+            url,
+            token,
+            refresh_secs: number("UPSTREAM_REFRESH_SECONDS", 10, 86_400)?,
+            retry_secs: number("UPSTREAM_RETRY_SECONDS", 60, 86_400)?,
+            grace_secs: number("UPSTREAM_RELEASE_GRACE_SECONDS", 120, 86_400)?,
+            sweep_calls: number("UPSTREAM_SWEEP_BUDGET", 40, 10_000)? as u32,
         })
     }
 }
@@ -132,5 +189,37 @@ mod tests {
             }
         };
         assert!(Config::from_env(short).is_err());
+        assert!(c.upstream.is_none());
+    }
+
+    #[test]
+    fn upstream_settings() {
+        let env = |url: &'static str, token: Option<&'static str>| {
+            move |k: &str| match k {
+                "USERS" => Some(r#"{"dev":"dev"}"#.to_owned()),
+                "JWT_SECRET" => Some("0123456789abcdef".to_owned()),
+                "PIN_BACKEND" => Some("upstream".to_owned()),
+                "DELEGATES" => Some(PEER.to_owned()),
+                "UPSTREAM_URL" => Some(url.to_owned()),
+                "UPSTREAM_TOKEN" => token.map(str::to_owned),
+                "UPSTREAM_SWEEP_BUDGET" => Some("25".to_owned()),
+                _ => None,
+            }
+        };
+        let c = Config::from_env(env("http://cluster:9097/", Some("s3cret"))).unwrap();
+        let u = c.upstream.unwrap();
+        assert_eq!(
+            (u.url.as_str(), u.token.as_str()),
+            ("http://cluster:9097", "s3cret")
+        );
+        assert_eq!(
+            (u.refresh_secs, u.retry_secs, u.grace_secs, u.sweep_calls),
+            (10, 60, 120, 25)
+        );
+        let missing = Config::from_env(env("http://cluster:9097", None))
+            .err()
+            .unwrap();
+        assert!(missing.contains("UPSTREAM_TOKEN") && !missing.contains("s3cret"));
+        assert!(Config::from_env(env("ftp://x", Some("t"))).is_err());
     }
 }

@@ -1,7 +1,8 @@
 //! An IPFS Pinning Service API on Cloudflare Workers.
 //!
 //! A request travels: `edge` (workers-rs glue, wasm only) → `app` (routing) → `auth` →
-//! `pins` / `tokens` (api → service) → `store` (KV layout) → `backend` (what pinning means).
+//! `pins` / `tokens` (api → service) → `store` (KV layout) → `backend` (what pinning means) →
+//! `upstream` (the `upstream` backend: a Pinning Service API provider pins; a cron sweeps).
 //! Everything but `edge` is plain Rust and is tested natively.
 
 pub mod app;
@@ -15,6 +16,7 @@ pub mod limits;
 pub mod pins;
 pub mod store;
 pub mod tokens;
+pub mod upstream;
 
 #[cfg(target_arch = "wasm32")]
 mod edge;

@@ -9,6 +9,8 @@ pub enum Backend {
     Instant,
     /// Recorded as `queued`, for a real backend to take over.
     None,
+    /// Pinned by an upstream Pinning Service API provider (`crate::upstream`).
+    Upstream,
 }
 
 /// A new pin's first status and the `info` that explains it.
@@ -22,7 +24,10 @@ impl Backend {
         match s {
             "instant" => Ok(Backend::Instant),
             "none" => Ok(Backend::None),
-            _ => Err(format!("PIN_BACKEND '{s}' is not one of: instant, none")),
+            "upstream" => Ok(Backend::Upstream),
+            _ => Err(format!(
+                "PIN_BACKEND '{s}' is not one of: instant, none, upstream"
+            )),
         }
     }
 
@@ -33,6 +38,8 @@ impl Backend {
                 "instant backend: recorded as pinned; no content was retrieved",
             ),
             Backend::None => (Status::Queued, "queued: no pinning backend is configured"),
+            // Never used for a stored pin: `crate::upstream::pins` admits those.
+            Backend::Upstream => (Status::Queued, "queued for the upstream pinning service"),
         };
         Admission {
             status,

@@ -35,6 +35,11 @@ impl Status {
         }
     }
 
+    /// `pinned` and `failed` do not change by themselves; `queued` and `pinning` do.
+    pub fn is_final(self) -> bool {
+        matches!(self, Status::Pinned | Status::Failed)
+    }
+
     fn bit(self) -> u8 {
         1 << (self as u8)
     }

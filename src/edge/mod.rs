@@ -3,12 +3,23 @@
 
 mod kv;
 mod limiter;
+mod upstream;
 
 use crate::config::Config;
 use crate::domain::{pin, timestamp::Millis};
 use crate::error::ApiError;
 use crate::http::{HttpRequest, Reply};
-use worker::{console_error, event, Context, Date, Env, Request, Response, Result};
+use crate::upstream::{client::PsaClient, sweep, Counted, Throttle, Upstreaming};
+use worker::{
+    console_error, console_log, event, Context, Date, Env, Request, Response, Result,
+    ScheduleContext, ScheduledEvent,
+};
+
+thread_local! {
+    /// Read-triggered refreshes already made by this isolate (see `Throttle`); leaked once per
+    /// isolate so that requests can borrow it across awaits.
+    static THROTTLE: &'static Throttle = Box::leak(Box::default());
+}
 
 #[event(start)]
 fn start() {
@@ -25,8 +36,19 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let limiter = limiter::BindingLimiter(env.rate_limiter("RATE_LIMITER").ok());
     let reply = match (read_request(&mut req).await, env.kv("PINS")) {
         (Ok(http), Ok(store)) => {
+            let client = config
+                .as_ref()
+                .ok()
+                .and_then(|c| c.upstream.as_ref())
+                .map(|u| Counted::new(PsaClient::new(upstream::FetchTransport, &u.url, &u.token)));
             let config = config.as_ref().map_err(String::as_str);
-            crate::app::handle(http, kv::WorkersKv(store), &limiter, config, now).await
+            let store = kv::WorkersKv(store);
+            let up = client.as_ref().map(|client| Upstreaming {
+                client,
+                throttle: THROTTLE.with(|t| *t),
+            });
+            // One instantiation of the request path, whatever the backend (bundle size).
+            crate::app::handle_with(http, store, &limiter, up.as_ref(), config, now).await
         }
         (Err(reply), _) => reply,
         (_, Err(e)) => {
@@ -45,6 +67,34 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
         );
     }
     respond(reply)
+}
+
+/// The Cron Trigger (`[triggers] crons` in wrangler.toml): one sweep of the upstream work queue.
+/// Does nothing unless `PIN_BACKEND` is `upstream`.
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    let now = Millis(Date::now().as_millis());
+    let config = match Config::from_env(|k| setting(&env, k)) {
+        Ok(config) => config,
+        Err(e) => return console_error!("sweep: configuration error: {e}"),
+    };
+    let Some(settings) = &config.upstream else {
+        return;
+    };
+    let store = match env.kv("PINS") {
+        Ok(store) => kv::WorkersKv(store),
+        Err(e) => return console_error!("sweep: KV binding PINS: {e}"),
+    };
+    let client = Counted::new(PsaClient::new(
+        upstream::FetchTransport,
+        &settings.url,
+        &settings.token,
+    ));
+    match sweep::run(store, &client, settings, now).await {
+        Ok(report) => console_log!("sweep: {report}"),
+        // Every step is safe to stop after; the next run goes on.
+        Err(e) => console_error!("sweep: storage error: {}", e.0),
+    }
 }
 
 /// A var or a secret (both are strings to the worker).

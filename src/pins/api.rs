@@ -6,11 +6,12 @@ use crate::domain::{list_query::ListQuery, pin::Pin, timestamp::Millis};
 use crate::error::ApiError;
 use crate::http::{query, router::Route, HttpRequest, Reply};
 use crate::store::kv::Kv;
+use crate::upstream::Upstream;
 
-pub async fn handle<K: Kv>(
+pub async fn handle<K: Kv, U: Upstream>(
     route: Route,
     req: &HttpRequest,
-    svc: &PinService<'_, K>,
+    svc: &PinService<'_, K, U>,
     now: Millis,
 ) -> Result<Reply, ApiError> {
     Ok(match route {
@@ -19,7 +20,7 @@ pub async fn handle<K: Kv>(
             Reply::json(200, &svc.list(&q, now).await?)
         }
         Route::AddPin => Reply::json(202, &svc.add(Pin::parse(&req.body)?, now).await?),
-        Route::GetPin(id) => Reply::json(200, &svc.get(&id).await?),
+        Route::GetPin(id) => Reply::json(200, &svc.get(&id, now).await?),
         Route::ReplacePin(id) => {
             Reply::json(202, &svc.replace(&id, Pin::parse(&req.body)?, now).await?)
         }

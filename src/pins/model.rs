@@ -4,6 +4,7 @@
 use crate::domain::{request_id::RequestId, status::Status};
 use crate::store::record::PinRecord;
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Serialize)]
@@ -12,7 +13,7 @@ pub struct PinStatus<'a> {
     pub status: Status,
     pub created: String,
     pub pin: Pin,
-    pub delegates: &'a [String],
+    pub delegates: Cow<'a, [String]>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub info: BTreeMap<String, String>,
 }
@@ -35,7 +36,13 @@ pub struct PinResults<'a> {
 }
 
 impl<'a> PinStatus<'a> {
-    pub fn new(id: &RequestId, record: PinRecord, delegates: &'a [String]) -> Self {
+    /// `configured` are the delegates of a pin whose record names none of its own.
+    pub fn new(id: &RequestId, record: PinRecord, configured: &'a [String]) -> Self {
+        let delegates = if record.delegates.is_empty() {
+            Cow::Borrowed(configured)
+        } else {
+            Cow::Owned(record.delegates)
+        };
         PinStatus {
             requestid: id.as_str().to_owned(),
             status: record.status,

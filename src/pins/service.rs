@@ -3,28 +3,77 @@
 use super::model::{PinResults, PinStatus};
 use crate::auth::user::UserId;
 use crate::backend::Backend;
+use crate::config::UpstreamSettings;
 use crate::domain::{list_query::ListQuery, pin::Pin, request_id::RequestId, timestamp::Millis};
 use crate::error::ApiError;
 use crate::store::{kv::Kv, kv::KvError, pins::PinStore, record::PinRecord};
+use crate::upstream::{pins::UpstreamPins, state::CidState, NoUpstream, Upstream, Upstreaming};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-pub struct PinService<'a, K> {
+pub struct PinService<'a, K, U = NoUpstream> {
+    kv: &'a K,
+    user: &'a UserId,
     store: PinStore<'a, K>,
     backend: Backend,
     delegates: &'a [String],
+    upstream: Option<(&'a Upstreaming<'a, U>, &'a UpstreamSettings)>,
 }
 
 impl<'a, K: Kv> PinService<'a, K> {
     pub fn new(kv: &'a K, user: &'a UserId, backend: Backend, delegates: &'a [String]) -> Self {
+        PinService::build(kv, user, backend, delegates, None)
+    }
+}
+
+impl<'a, K: Kv, U: Upstream> PinService<'a, K, U> {
+    /// With `upstream` when the backend is `upstream` (pins are made real by it; see
+    /// `crate::upstream`). One constructor for every backend keeps one copy of the request
+    /// path in the bundle.
+    pub fn build(
+        kv: &'a K,
+        user: &'a UserId,
+        backend: Backend,
+        delegates: &'a [String],
+        upstream: Option<(&'a Upstreaming<'a, U>, &'a UpstreamSettings)>,
+    ) -> Self {
         PinService {
+            kv,
+            user,
             store: PinStore::new(kv, user),
             backend,
             delegates,
+            upstream,
         }
+    }
+
+    /// The upstream path, when that is the backend.
+    fn upstream(&self) -> Result<Option<UpstreamPins<'a, K, U>>, ApiError> {
+        match (self.backend, self.upstream) {
+            (Backend::Upstream, Some((up, settings))) => {
+                Ok(Some(UpstreamPins::new(self.kv, self.user, up, settings)))
+            }
+            (Backend::Upstream, None) => Err(ApiError::Internal(
+                "PIN_BACKEND is upstream but no upstream client was given".into(),
+            )),
+            _ => Ok(None),
+        }
+    }
+
+    /// The answer for a pin, with when its next upstream try is if it is waiting for one.
+    fn shown(&self, id: &RequestId, record: PinRecord, state: Option<CidState>) -> PinStatus<'a> {
+        let mut status = PinStatus::new(id, record, self.delegates);
+        if let Some(state) = state {
+            state.overlay(&mut status.info);
+        }
+        status
     }
 
     pub async fn add(&self, pin: Pin, now: Millis) -> Result<PinStatus<'a>, ApiError> {
         let id = RequestId::new(next_created(now), random_u64()?);
+        if let Some(up) = self.upstream()? {
+            let (record, state) = up.add(&id, pin, now).await.map_err(storage)?;
+            return Ok(self.shown(&id, record, state));
+        }
         let admission = self.backend.admit();
         let record = PinRecord {
             status: admission.status,
@@ -33,6 +82,7 @@ impl<'a, K: Kv> PinService<'a, K> {
             origins: pin.origins.into_vec(),
             meta: pin.meta.into_map(),
             info: admission.info,
+            delegates: Vec::new(),
             partial: false,
         };
         self.store
@@ -42,8 +92,12 @@ impl<'a, K: Kv> PinService<'a, K> {
         Ok(PinStatus::new(&id, record, self.delegates))
     }
 
-    pub async fn get(&self, id: &str) -> Result<PinStatus<'a>, ApiError> {
+    pub async fn get(&self, id: &str, now: Millis) -> Result<PinStatus<'a>, ApiError> {
         let (id, record) = self.find(id).await?;
+        if let Some(up) = self.upstream()? {
+            let (record, state) = up.refresh(&id, record, now).await.map_err(storage)?;
+            return Ok(self.shown(&id, record, state));
+        }
         Ok(PinStatus::new(&id, record, self.delegates))
     }
 
@@ -56,6 +110,14 @@ impl<'a, K: Kv> PinService<'a, K> {
         now: Millis,
     ) -> Result<PinStatus<'a>, ApiError> {
         let (old_id, old) = self.find(id).await?;
+        if let Some(up) = self.upstream()? {
+            let new_id = RequestId::new(next_created(now), random_u64()?);
+            let (record, state) = up
+                .replace(&old_id, &old, &new_id, pin, now)
+                .await
+                .map_err(storage)?;
+            return Ok(self.shown(&new_id, record, state));
+        }
         let added = self.add(pin, now).await?;
         self.store
             .delete(&old_id, &old, now)
@@ -66,6 +128,9 @@ impl<'a, K: Kv> PinService<'a, K> {
 
     pub async fn delete(&self, id: &str, now: Millis) -> Result<(), ApiError> {
         let (id, record) = self.find(id).await?;
+        if let Some(up) = self.upstream()? {
+            return up.delete(&id, &record, now).await.map_err(storage);
+        }
         self.store.delete(&id, &record, now).await.map_err(storage)
     }
 

@@ -1,5 +1,5 @@
-//! The KV key layout (documented in docs/storage.md). Every key starts with the user, so a
-//! user's requests never touch another user's keys, and no two pins share a key.
+//! The KV key layout (documented in docs/storage.md). Every key of a pinset starts with the
+//! user, so a user's requests never touch another user's keys, and no two pins share a key.
 //!
 //! - `p/{user}/{requestid}` — the pin record (value: JSON; metadata: what list filters need).
 //! - `c/{user}/{cid}/{requestid}` — the CID index (value: empty; metadata: as above), where
@@ -7,6 +7,15 @@
 //! - `k/{user}/{tokenid}` — an access token's record; the token works only while it exists.
 //! - `u/{user}/{tokenid}` — when the token was last used. Kept apart from the record so that a
 //!   write of it can never bring a revoked record back.
+//!
+//! The `upstream` backend adds keys per CID (canonical spelling), shared by every user who pins
+//! it but never read-modified-written by two requests (docs/storage.md, "Upstream backend"):
+//!
+//! - `h/{cid}/{user}/{requestid}` — one holder per pin object of that CID (value: empty).
+//! - `x/{cid}` — what we last learnt from the upstream about that CID.
+//! - `q/{enqueued_ms}/{cid}/{requestid}` — the sweep's work queue, oldest first (metadata: when
+//!   due); the request id is that of the pin whose request queued it, so no two requests share one.
+//! - `s/sweep` — where the last sweep stopped (written by the cron only).
 //!
 //! Request ids sort newest-first, so a prefix listing is already in the spec's order.
 
@@ -45,6 +54,43 @@ pub fn tokens_used_of(user: &UserId) -> String {
     format!("u/{}/", user.as_str())
 }
 
+pub fn holder(cid: &str, user: &UserId, id: &RequestId) -> String {
+    format!("{}{}/{}", holders_of_cid(cid), user.as_str(), id.as_str())
+}
+
+/// Every holder of a CID, whoever the user: the upstream pin stays while this prefix is not empty.
+pub fn holders_of_cid(cid: &str) -> String {
+    format!("h/{cid}/")
+}
+
+/// The user and request id a listed holder key names.
+pub fn holder_of(key: &str) -> Option<(UserId, RequestId)> {
+    let mut parts = key.rsplit('/');
+    let id = RequestId::parse(parts.next()?)?;
+    let user = UserId::parse(parts.next()?).ok()?;
+    Some((user, id))
+}
+
+pub fn cid_state(cid: &str) -> String {
+    format!("x/{cid}")
+}
+
+pub const QUEUE: &str = "q/";
+
+/// Zero-padded so that keys sort by enqueue time: the sweep takes the oldest first.
+pub fn queued(enqueued_ms: u64, cid: &str, by: &RequestId) -> String {
+    format!("{QUEUE}{enqueued_ms:013}/{cid}/{}", by.as_str())
+}
+
+/// The CID a listed queue key names.
+pub fn queued_cid(key: &str) -> Option<&str> {
+    let mut parts = key.strip_prefix(QUEUE)?.split('/');
+    let (_, cid, _, rest) = (parts.next()?, parts.next()?, parts.next()?, parts.next());
+    (!cid.is_empty() && rest.is_none()).then_some(cid)
+}
+
+pub const SWEEP_CURSOR: &str = "s/sweep";
+
 /// The token id a listed `k/` or `u/` key ends with.
 pub fn token_id_of(key: &str) -> Option<TokenId> {
     TokenId::parse(key.rsplit('/').next()?)
@@ -78,6 +124,22 @@ mod tests {
         assert!(c.starts_with(&holders_of(&u, &cid)));
         assert_eq!(request_id_of(&c), Some(id));
         assert_eq!(request_id_of("p/alice/junk"), None);
+    }
+
+    #[test]
+    fn upstream_layout() {
+        let u = UserId::parse("alice").unwrap();
+        let id = RequestId::new(Millis(1), 2);
+        let cid = "bafybeie5nqv6kd3qnfjupgvz34woh3oksc3iau6abmyajn7qvtf6d2ho34";
+        let h = holder(cid, &u, &id);
+        assert!(h.starts_with(&holders_of_cid(cid)));
+        assert_eq!(holder_of(&h), Some((u, id.clone())));
+        let q = queued(42, cid, &id);
+        assert_eq!(q, format!("q/0000000000042/{cid}/{}", id.as_str()));
+        assert!(queued(9, cid, &id) < queued(10, cid, &id));
+        assert_eq!(queued_cid(&q), Some(cid));
+        assert_eq!(queued_cid("q/junk"), None);
+        assert_eq!(queued_cid("q/1/cid"), None);
     }
 
     #[test]

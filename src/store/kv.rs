@@ -59,6 +59,11 @@ impl<K: Kv> Counting<K> {
         self.counts[i].set(self.counts[i].get() + 1);
     }
 
+    /// Every operation so far, of any kind (the sweep spends a budget of them).
+    pub fn total(&self) -> u32 {
+        self.counts.iter().map(Cell::get).sum()
+    }
+
     /// `get=N,put=N,delete=N,list=N`.
     pub fn summary(&self) -> String {
         let [g, p, d, l] = self.counts.each_ref().map(Cell::get);

@@ -23,6 +23,9 @@ pub struct PinRecord {
     pub meta: BTreeMap<String, String>,
     #[serde(rename = "i", default, skip_serializing_if = "BTreeMap::is_empty")]
     pub info: BTreeMap<String, String>,
+    /// The upstream's delegates for this pin (`upstream` backend); empty means the configured ones.
+    #[serde(rename = "g", default, skip_serializing_if = "Vec::is_empty")]
+    pub delegates: Vec<String>,
     /// Set only in metadata that left fields out; absent fields are then unknown, not empty.
     #[serde(rename = "p", default, skip_serializing_if = "std::ops::Not::not")]
     pub partial: bool,
@@ -55,6 +58,7 @@ impl PinRecord {
             origins: Vec::new(),
             meta: self.meta.clone(),
             info: BTreeMap::new(),
+            delegates: Vec::new(),
             partial: true,
         };
         if !fits(&slim) {
@@ -92,6 +96,7 @@ mod tests {
             origins: (0..origins).map(|i| format!("/ip4/10.0.0.{i}/tcp/4001/p2p/QmNnooDu7bfjPFoTZYxMNLWUQJyrVwtbZg5gBMjTezGAJN")).collect(),
             meta: [("k".to_owned(), "v".repeat(meta_len))].into(),
             info: BTreeMap::new(),
+            delegates: Vec::new(),
             partial: false,
         }
     }

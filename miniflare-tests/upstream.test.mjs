@@ -1,0 +1,201 @@
+// The `upstream` backend end to end: the built worker in workerd (Miniflare) pinning through a
+// real third-party Pinning Service API server, the npm package `mock-ipfs-pinning-service`
+// (the server Kubo's own tests use), on a loopback port. The mock keys pins by CID and takes a
+// new pin's status from its name prefix (`pinned-`, `failed-`, …); tests change a status by
+// replacing `service.locals.state`. The cron is triggered through Miniflare's `scheduled`.
+import assert from "node:assert/strict";
+import http from "node:http";
+import { createRequire } from "node:module";
+import { after, before, test } from "node:test";
+import { DELEGATE, cid, kvOps, startWorker } from "./harness.mjs";
+
+const require = createRequire(import.meta.url);
+const { setup } = require("mock-ipfs-pinning-service");
+
+const TOKEN = "upstream-test-token";
+const MOCK_DELEGATE = "/ip4/203.0.113.42/tcp/4001/p2p/QmaCpDMGvV2BGHeYERUEnRQAwe3N8SzbUtfsmvsqQLuvuJ";
+
+/** The mock behind a plain HTTP server we can stop and restart on the same port. */
+class Upstream {
+  static async start() {
+    const u = new Upstream();
+    u.service = await setup({ token: TOKEN, loglevel: "error", delegates: MOCK_DELEGATE });
+    u.calls = [];
+    await u.listen(0);
+    return u;
+  }
+
+  async listen(port) {
+    this.server = http.createServer((req, res) => {
+      this.calls.push(`${req.method} ${req.url.split("?")[0]}`);
+      this.service(req, res);
+    });
+    await new Promise((resolve) => this.server.listen(port, "127.0.0.1", resolve));
+    this.port = this.server.address().port;
+  }
+
+  async stop() {
+    await new Promise((resolve) => {
+      this.server.close(resolve);
+      this.server.closeAllConnections();
+    });
+  }
+
+  get url() {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Upstream pins of a CID (the mock keys them by CID). */
+  pinsOf(c) {
+    return [...this.service.locals.state.pins.values()].filter((p) => p.pin.cid === c);
+  }
+
+  /** Sets a CID's status upstream, immutably, as the mock expects. */
+  setStatus(c, status) {
+    const state = this.service.locals.state;
+    const pins = new Map([...state.pins].map(([k, p]) => [k, p.pin.cid === c ? { ...p, status } : p]));
+    this.service.locals.state = { ...state, pins };
+  }
+
+  count(call) {
+    return this.calls.filter((c) => c === call).length;
+  }
+}
+
+let upstream;
+let w;
+before(async () => {
+  upstream = await Upstream.start();
+  w = await startWorker({
+    bindings: {
+      PIN_BACKEND: "upstream",
+      UPSTREAM_URL: upstream.url,
+      UPSTREAM_TOKEN: TOKEN,
+      // Real time in tests: no grace, no throttle, no backoff.
+      UPSTREAM_RELEASE_GRACE_SECONDS: "0",
+      UPSTREAM_REFRESH_SECONDS: "0",
+      UPSTREAM_RETRY_SECONDS: "0",
+    },
+  });
+});
+after(async () => {
+  await w.dispose();
+  await upstream.stop();
+});
+
+async function sweep() {
+  const worker = await w.mf.getWorker();
+  const result = await worker.scheduled({ cron: "* * * * *" });
+  assert.equal(result.outcome, "ok");
+}
+
+/** The statuses a user's listing shows, by requestid. */
+async function listed(as) {
+  const res = await w.call("GET", "/pins?status=queued,pinning,pinned,failed&limit=1000", { as });
+  assert.equal(res.status, 200, res.text);
+  return Object.fromEntries(res.body.results.map((p) => [p.requestid, p.status]));
+}
+
+test("two users share one upstream pin, released after the last one lets go", async () => {
+  const c = cid(1);
+  const origins = ["/ip4/198.51.100.7/tcp/4001/p2p/QmNnooDu7bfjPFoTZYxMNLWUQJyrVwtbZg5gBMjTezGAJN"];
+  const addRes = await w.call("POST", "/pins", { as: "alice", body: { cid: c, name: "pinned-alice", origins } });
+  assert.equal(addRes.status, 202, addRes.text);
+  // holder, CID state (read, then written with the upstream's answer), change marker, record, index
+  assert.deepEqual(kvOps(addRes), { get: 1, put: 5, delete: 0, list: 0 });
+  const a = addRes.body;
+  assert.equal(a.status, "pinned");
+  assert.deepEqual(a.delegates, [MOCK_DELEGATE], "the upstream's delegates");
+  const b = await w.pin("bob", { cid: c, name: "bob's copy" });
+  assert.equal(b.status, "pinned", "mirrored");
+  assert.equal(upstream.count("POST /pins"), 1, "one upstream add for two pin objects");
+  assert.equal(upstream.pinsOf(c).length, 1);
+  assert.deepEqual(upstream.pinsOf(c)[0].pin.origins, origins, "origins forwarded");
+
+  assert.equal((await w.call("DELETE", `/pins/${a.requestid}`, { as: "alice" })).status, 202);
+  await sweep();
+  await sweep();
+  await sweep();
+  assert.equal(upstream.pinsOf(c).length, 1, "bob still holds it");
+  assert.equal((await w.call("GET", `/pins/${b.requestid}`, { as: "bob" })).body.status, "pinned");
+
+  assert.equal((await w.call("DELETE", `/pins/${b.requestid}`, { as: "bob" })).status, 202);
+  assert.equal(upstream.pinsOf(c).length, 1, "requests never unpin: the sweep does");
+  await sweep(); // marks the CID for release
+  assert.equal(upstream.pinsOf(c).length, 1);
+  await sweep(); // grace (0 s here) over, no holder: unpinned
+  assert.equal(upstream.pinsOf(c).length, 0, "gone upstream");
+  assert.equal(upstream.calls.filter((call) => call.startsWith("DELETE ")).length, 1);
+});
+
+test("statuses propagate from the upstream: queued → pinned, failed", async () => {
+  const c = cid(2);
+  const a = await w.pin("alice", { cid: c, name: "queued-a" });
+  const b = await w.pin("bob", { cid: c });
+  assert.equal(a.status, "queued");
+  assert.equal(b.status, "queued");
+  upstream.setStatus(c, "pinning");
+  const read = await w.call("GET", `/pins/${a.requestid}`, { as: "alice" });
+  assert.equal(read.body.status, "pinning", "a read refreshes a pin that is not final");
+  assert.equal((await listed("bob"))[b.requestid], "queued", "others wait for the sweep");
+  upstream.setStatus(c, "pinned");
+  await sweep();
+  assert.equal((await listed("alice"))[a.requestid], "pinned", "within one sweep");
+  assert.equal((await listed("bob"))[b.requestid], "pinned", "within one sweep");
+
+  const f = await w.pin("alice", { cid: cid(3), name: "failed-on-purpose" });
+  assert.equal(f.status, "failed");
+  assert.equal((await listed("alice"))[f.requestid], "failed");
+});
+
+test("an upstream that goes away: pins survive, stay queued, and recover", async () => {
+  const port = upstream.port;
+  await upstream.stop();
+  const c = cid(4);
+  const p = await w.pin("alice", { cid: c, name: "pinned-later", origins: [DELEGATE] });
+  assert.equal(p.status, "queued");
+  assert.match(p.info.status_details, /retried with backoff/);
+  assert.ok(p.info.next_try && p.info.upstream_error, JSON.stringify(p.info));
+  assert.deepEqual(p.delegates, [DELEGATE], "the configured delegates until the upstream answers");
+  const q = await w.pin("bob", { cid: c });
+  assert.equal(q.status, "queued");
+  await sweep();
+  assert.equal((await listed("alice"))[p.requestid], "queued", "nothing lost");
+  const read = await w.call("GET", `/pins/${p.requestid}`, { as: "alice" });
+  assert.equal(read.body.status, "queued");
+  assert.ok(Number(read.body.info.tries) >= 2, JSON.stringify(read.body.info));
+
+  await upstream.listen(port);
+  await sweep();
+  assert.equal(upstream.pinsOf(c).length, 1, "added once the upstream is back");
+  assert.equal((await listed("alice"))[p.requestid], "pinned");
+  assert.equal((await listed("bob"))[q.requestid], "pinned");
+  const back = await w.call("GET", `/pins/${p.requestid}`, { as: "alice" });
+  assert.equal(back.body.info?.next_try, undefined);
+  assert.deepEqual(back.body.delegates, [MOCK_DELEGATE]);
+});
+
+test("replace: the upstream's replace when alone, add-then-release when shared", async () => {
+  const alone = await w.pin("alice", { cid: cid(5), name: "pinned-v1" });
+  const replaced = await w.call("POST", `/pins/${alone.requestid}`, {
+    as: "alice",
+    body: { cid: cid(6), name: "pinned-v2" },
+  });
+  assert.equal(replaced.status, 202, replaced.text);
+  assert.equal(replaced.body.status, "pinned");
+  assert.equal(upstream.pinsOf(cid(5)).length, 0, "replaced upstream");
+  assert.equal(upstream.pinsOf(cid(6)).length, 1);
+  assert.equal((await w.call("GET", `/pins/${alone.requestid}`, { as: "alice" })).status, 404);
+
+  const shared = await w.pin("alice", { cid: cid(7), name: "pinned-s" });
+  await w.pin("bob", { cid: cid(7) });
+  const moved = await w.call("POST", `/pins/${shared.requestid}`, {
+    as: "alice",
+    body: { cid: cid(8), name: "pinned-t" },
+  });
+  assert.equal(moved.status, 202, moved.text);
+  await sweep();
+  await sweep();
+  assert.equal(upstream.pinsOf(cid(7)).length, 1, "bob still holds the old CID");
+  assert.equal(upstream.pinsOf(cid(8)).length, 1);
+});

@@ -1,0 +1,94 @@
+//! One exchange with the upstream about a held CID, folded into its `CidState`. Shared by the
+//! request path (add, read) and the sweep, so both react to an answer in the same way.
+
+use super::state::CidState;
+use super::{Answer, Upstream, UpstreamPin};
+use crate::domain::{status::Status, timestamp::Millis};
+
+/// What the caller learns besides the new state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asked {
+    Answered,
+    /// Unreachable, 5xx or malformed: the state carries the backoff.
+    Unavailable,
+}
+
+/// Pins the CID upstream: a 2xx tracks the upstream pin, a 4xx is the pin's final `failed`,
+/// anything else is retried later.
+pub async fn add<U: Upstream>(
+    up: &U,
+    state: &mut CidState,
+    pin: &UpstreamPin,
+    now: Millis,
+    retry_secs: u64,
+) -> Asked {
+    match up.add(pin).await {
+        Answer::Ok(s) => {
+            state.observed(s);
+            Asked::Answered
+        }
+        Answer::Refused(r) => {
+            state.refused(&r);
+            Asked::Answered
+        }
+        Answer::Unavailable(e) => {
+            state.failed_attempt(e, now, retry_secs);
+            Asked::Unavailable
+        }
+    }
+}
+
+/// Brings the state up to date: asks for the upstream pin's status, or adds the CID when it has
+/// no upstream pin, or the upstream no longer knows it (a held CID missing upstream is re-added).
+pub async fn refresh<U: Upstream>(
+    up: &U,
+    state: &mut CidState,
+    pin: &UpstreamPin,
+    now: Millis,
+    retry_secs: u64,
+) -> Asked {
+    let Some(id) = state.upstream_id.clone() else {
+        return add(up, state, pin, now, retry_secs).await;
+    };
+    match up.get(&id).await {
+        Answer::Ok(s) => {
+            state.observed(s);
+            Asked::Answered
+        }
+        Answer::Refused(r) if r.is_not_found() => add(up, state, pin, now, retry_secs).await,
+        // A 4xx on a status read says nothing about the pin: keep it and ask again later.
+        Answer::Refused(r) => {
+            state.failed_attempt(r.describe(), now, retry_secs);
+            Asked::Unavailable
+        }
+        Answer::Unavailable(e) => {
+            state.failed_attempt(e, now, retry_secs);
+            Asked::Unavailable
+        }
+    }
+}
+
+/// Whether a held CID's state is worth a `refresh` now: nothing known, or no upstream pin and
+/// the backoff over, or an upstream pin that is not final and the backoff over. A refusal waits
+/// for a new pin object.
+pub fn worth_refreshing(state: Option<&CidState>, now: Millis) -> bool {
+    match state {
+        None => true,
+        Some(s) if s.is_refused() => false,
+        Some(s) => !s.is_final() && s.is_due(now),
+    }
+}
+
+/// Whether a *new* pin object of the CID should call the upstream (`add`) rather than mirror
+/// what is known. It does when nothing is pinned upstream for sure: nothing known, a refusal or
+/// `failed` (a new pin object tries again), a release mark (the sweep may be about to unpin:
+/// pin again ourselves, see the sweep), or no upstream pin yet and the backoff over. A live
+/// upstream pin is mirrored: that is what makes it one upstream pin per CID.
+pub fn worth_adding(state: Option<&CidState>, now: Millis) -> bool {
+    match state {
+        None => true,
+        Some(s) if s.releasing.is_some() || s.status == Status::Failed => true,
+        Some(s) if s.upstream_id.is_some() => false,
+        Some(s) => s.is_due(now),
+    }
+}

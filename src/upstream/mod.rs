@@ -1,0 +1,123 @@
+//! Real pinning (`PIN_BACKEND = "upstream"`): the worker is a Pinning Service API *client* of
+//! an upstream provider (IPFS Cluster's port 9097, or any spec provider) and keeps one upstream
+//! pin per CID however many of our pin objects hold it.
+//!
+//! - `ask`: one exchange about a CID, folded into its state (shared by requests and sweep).
+//! - `client`: the spec's calls over a `Transport` (the edge's `fetch`), answers parsed into types.
+//! - `state`: what we know of a CID upstream (`x/{cid}`), backoff, and what a holder should show.
+//! - `holders`: KV access for holders, CID states and the work queue.
+//! - `pins`: what add / get / replace / delete do with this backend.
+//! - `sweep`: the cron's pass over the queue: status mirroring, retries, deferred release.
+//! - `Counted` (calls made, for the sweep's budget) and `Throttle` (reads' refresh interval).
+//!
+//! The safety argument (a held CID is never unpinned) is in docs/storage.md, "Upstream backend".
+
+pub mod ask;
+pub mod client;
+mod counted;
+pub mod holders;
+pub mod pins;
+pub mod state;
+pub mod sweep;
+mod throttle;
+
+pub use counted::Counted;
+pub use throttle::Throttle;
+
+use crate::domain::{status::Status, timestamp::Instant, timestamp::Millis};
+
+/// How long Workers KV may take to show a write at every location (its documented bound).
+pub const KV_PROPAGATION_MS: u64 = 60_000;
+
+/// How an upstream call ended. Parsed, never raw: a 2xx whose body is not the spec's shape is
+/// `Unavailable`, like a 5xx, because retrying later is the only sensible answer to both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer<T> {
+    Ok(T),
+    /// A 4xx other than credentials or throttling: this request will not succeed as it is.
+    Refused(Refusal),
+    /// Unreachable, timed out, 5xx, 401/403/408/429, or a malformed answer: try again later.
+    Unavailable(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub status: u16,
+    /// The upstream's `Failure.error.reason` (or `HTTP {status}` when it sent none).
+    pub reason: String,
+    pub details: String,
+}
+
+impl Refusal {
+    pub fn is_not_found(&self) -> bool {
+        self.status == 404
+    }
+
+    pub fn describe(&self) -> String {
+        if self.details.is_empty() {
+            self.reason.clone()
+        } else {
+            format!("{}: {}", self.reason, self.details)
+        }
+    }
+}
+
+/// The `Pin` we send upstream: the canonical CID, and the name and origins of the pin object
+/// that caused the call (origins let the upstream fetch from the user's node).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamPin {
+    pub cid: String,
+    pub name: Option<String>,
+    pub origins: Vec<String>,
+}
+
+/// The parts of an upstream `PinStatus` we use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamStatus {
+    pub requestid: String,
+    pub status: Status,
+    /// Only well-formed multiaddrs ending in `/p2p/<peer>` (Kubo gives up on others).
+    pub delegates: Vec<String>,
+    /// `info.status_details`, when the upstream gave it.
+    pub details: Option<String>,
+    pub created: Option<Instant>,
+}
+
+/// The Pinning Service API calls the worker makes. Async, no `Send` (Workers run one thread).
+#[allow(async_fn_in_trait)]
+pub trait Upstream {
+    async fn add(&self, pin: &UpstreamPin) -> Answer<UpstreamStatus>;
+    async fn get(&self, requestid: &str) -> Answer<UpstreamStatus>;
+    async fn replace(&self, requestid: &str, pin: &UpstreamPin) -> Answer<UpstreamStatus>;
+    async fn delete(&self, requestid: &str) -> Answer<()>;
+    /// Every upstream pin of `cid` (any status) created before `before`: finds the duplicates
+    /// that two concurrent first adds can leave, so that releasing a CID removes them too.
+    async fn list_by_cid(&self, cid: &str, before: Millis) -> Answer<Vec<UpstreamStatus>>;
+}
+
+/// The upstream of a worker whose backend is not `upstream`: never called.
+pub struct NoUpstream;
+
+impl Upstream for NoUpstream {
+    async fn add(&self, _: &UpstreamPin) -> Answer<UpstreamStatus> {
+        Answer::Unavailable("no upstream is configured".into())
+    }
+    async fn get(&self, _: &str) -> Answer<UpstreamStatus> {
+        Answer::Unavailable("no upstream is configured".into())
+    }
+    async fn replace(&self, _: &str, _: &UpstreamPin) -> Answer<UpstreamStatus> {
+        Answer::Unavailable("no upstream is configured".into())
+    }
+    async fn delete(&self, _: &str) -> Answer<()> {
+        Answer::Unavailable("no upstream is configured".into())
+    }
+    async fn list_by_cid(&self, _: &str, _: Millis) -> Answer<Vec<UpstreamStatus>> {
+        Answer::Unavailable("no upstream is configured".into())
+    }
+}
+
+/// What the request path needs to talk to the upstream.
+pub struct Upstreaming<'a, U> {
+    pub client: &'a U,
+    pub throttle: &'a Throttle,
+}

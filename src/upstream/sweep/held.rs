@@ -1,0 +1,147 @@
+//! A CID that has holders: cancel any release mark, bring its state up to date with one
+//! upstream call (add it if it has no upstream pin, or the upstream lost it), and write the
+//! status into every holder's pin object that does not show it yet.
+
+use super::{Next, Sweep};
+use crate::auth::user::UserId;
+use crate::domain::{cid::Cid, request_id::RequestId};
+use crate::store::kv::{Kv, KvError};
+use crate::store::{keys, record::PinRecord};
+use crate::upstream::ask::{self, worth_refreshing};
+use crate::upstream::holders::Due;
+use crate::upstream::state::CidState;
+use crate::upstream::{Upstream, UpstreamPin};
+
+/// Room one holder needs: its record, a rewrite (change marker, record, index), the holder
+/// check, and an undo (marker, index, record).
+const KV_PER_HOLDER: u32 = 8;
+
+type Holder = (String, UserId, RequestId);
+
+impl<K: Kv, U: Upstream> Sweep<'_, K, U> {
+    pub(super) async fn held(
+        &self,
+        cid: &str,
+        known: Option<CidState>,
+        mut holders: Vec<Holder>,
+        mut more: Option<String>,
+        due: &Due,
+    ) -> Result<Next, KvError> {
+        let Ok(parsed) = Cid::parse(cid) else {
+            return Ok(Next::Done); // not a key this code wrote
+        };
+        let resuming = due.cursor.is_some() || due.after.is_some();
+        let mut state = known.clone().unwrap_or_else(CidState::pending);
+        // A resumed update already asked the upstream; its state is in `x/`.
+        let mut asked = resuming;
+        let mut live = 0u32;
+        let mut page = due.cursor.clone();
+        let mut after = due.after.clone();
+        loop {
+            for (key, user, id) in holders {
+                if after.as_deref().is_some_and(|a| key.as_str() <= a) {
+                    continue;
+                }
+                if self.kv_left() < KV_PER_HOLDER {
+                    // Go on from here next time: the state is saved, the rest is idempotent.
+                    return Ok(Next::Later(Due {
+                        at: due.at,
+                        cursor: page,
+                        after,
+                    }));
+                }
+                let record = match self.record(&user, &id).await? {
+                    Found::Pin(record) => record,
+                    // Not ours to repair: the owner's reads report it; it still holds the CID.
+                    Found::Unreadable => {
+                        live += 1;
+                        after = Some(key);
+                        continue;
+                    }
+                    // No pin object: an add still running, or one that stopped half-way
+                    // (its holder is then older than any request lives): drop that holder.
+                    Found::Missing => {
+                        if id.created().0 + self.grace_ms() < self.now.0 {
+                            self.keys().unhold(cid, &user, &id).await?;
+                        } else {
+                            live += 1;
+                        }
+                        after = Some(key);
+                        continue;
+                    }
+                };
+                live += 1;
+                if !asked {
+                    asked = true;
+                    self.ask(cid, &mut state, known.as_ref(), &record).await?;
+                }
+                if !state.shown_by(&record) {
+                    let updated = state.apply_to(&record);
+                    self.keys()
+                        .rewrite_holder(&user, &id, &parsed, &updated, self.now)
+                        .await?;
+                }
+                after = Some(key);
+            }
+            let Some(next) = more else { break };
+            (holders, more) = self.keys().holders(cid, Some(next.clone())).await?;
+            page = Some(next);
+            after = None;
+        }
+        Ok(if live == 0 && !resuming {
+            // Only stale holders were left (now dropped): release at the next look.
+            Next::Later(Due {
+                at: self.now.0,
+                ..Due::default()
+            })
+        } else if state.is_final() {
+            Next::Done
+        } else if state.tries > 0 {
+            Next::Later(Due {
+                at: state.next_try,
+                ..Due::default()
+            })
+        } else {
+            Next::Again
+        })
+    }
+
+    async fn record(&self, user: &UserId, id: &RequestId) -> Result<Found, KvError> {
+        Ok(match self.kv.get(&keys::pin(user, id)).await? {
+            None => Found::Missing,
+            Some(raw) => PinRecord::from_json(&raw).map_or(Found::Unreadable, Found::Pin),
+        })
+    }
+
+    /// Clears a release mark (the CID is held after all) and asks the upstream if worthwhile,
+    /// with this holder's name and origins should the CID need adding.
+    async fn ask(
+        &self,
+        cid: &str,
+        state: &mut CidState,
+        known: Option<&CidState>,
+        record: &PinRecord,
+    ) -> Result<(), KvError> {
+        state.releasing = None;
+        if worth_refreshing(known, self.now) && self.calls_left() > 0 {
+            let pin = UpstreamPin {
+                cid: cid.to_owned(),
+                name: record.name.clone(),
+                origins: record.origins.clone(),
+            };
+            let retry = self.settings.retry_secs;
+            ask::refresh(self.up, state, &pin, self.now, retry).await;
+        }
+        if known != Some(state) {
+            self.keys().put_state(cid, state).await?;
+        }
+        Ok(())
+    }
+}
+
+/// A holder's pin object, as the sweep finds it.
+enum Found {
+    Pin(PinRecord),
+    Missing,
+    Unreadable,
+}

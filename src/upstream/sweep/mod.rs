@@ -1,0 +1,252 @@
+//! The Cron Trigger's pass over the work queue (`q/`): oldest entry first, within a budget of
+//! upstream calls (`UPSTREAM_SWEEP_BUDGET`; the free plan allows 50 subrequests per run) and of
+//! KV operations (Workers allow 1000 per invocation), resuming where the last run stopped.
+//!
+//! An entry names a CID. With holders, the sweep mirrors the upstream's status into every
+//! holder's pin object (`held`); without, it releases the CID upstream in two steps a grace
+//! period apart (`release`). Entries not yet due are skipped without any KV read: their
+//! metadata says when they are due.
+
+mod held;
+mod release;
+
+use super::holders::{CidKeys, Due};
+use super::{Counted, Upstream};
+use crate::config::UpstreamSettings;
+use crate::domain::timestamp::Millis;
+use crate::store::keys::{self, QUEUE, SWEEP_CURSOR};
+use crate::store::kv::{Counting, Kv, KvError};
+use serde::{Deserialize, Serialize};
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
+use std::fmt;
+
+/// KV operations one run may spend, of the 1000 Workers allow an invocation.
+pub const KV_BUDGET: u32 = 900;
+/// Room an entry needs before it is started (state, holders, the first record, the rewrite,
+/// a release's state and queue writes), so no entry is cut off half-way.
+const KV_PER_ENTRY: u32 = 16;
+/// Unavailable answers in a row that end a run early: the upstream is down, and the
+/// entries left keep their place for the next run.
+const BREAKER: u32 = 3;
+
+/// What one run did (logged by the edge; asserted by tests).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub looked: u32,
+    pub calls: u32,
+    pub kv_ops: u32,
+    pub released: u32,
+    /// Why the run stopped before the end of the queue, if it did.
+    pub stopped: Option<&'static str>,
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "looked at {} CIDs, {} upstream calls, {} KV operations, {} released; {}",
+            self.looked,
+            self.calls,
+            self.kv_ops,
+            self.released,
+            self.stopped.unwrap_or("reached the end of the queue")
+        )
+    }
+}
+
+/// Where a run stopped: the KV cursor of the queue page it was in, and the last entry done.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Resume {
+    #[serde(rename = "c", default, skip_serializing_if = "Option::is_none")]
+    cursor: Option<String>,
+    #[serde(rename = "a", default, skip_serializing_if = "Option::is_none")]
+    after: Option<String>,
+}
+
+/// What becomes of a queue entry after a look.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Next {
+    /// Nothing left to do for the CID: remove the entry.
+    Done,
+    /// Look again from then on (and from where a long update stopped).
+    Later(Due),
+    /// Look again at the next pass, as the entry says: no write.
+    Again,
+}
+
+/// One run. `kv` is taken by value and `up` counted so that these are the very types the
+/// request path uses (one copy of the generic code in the bundle).
+pub async fn run<K: Kv, U: Upstream>(
+    kv: K,
+    up: &Counted<U>,
+    settings: &UpstreamSettings,
+    now: Millis,
+) -> Result<Report, KvError> {
+    let kv = Counting::new(kv);
+    let sweep = Sweep {
+        kv: &kv,
+        up,
+        calls_before: up.made(),
+        settings,
+        now,
+        looked: Cell::new(0),
+        released: Cell::new(0),
+        seen: RefCell::default(),
+    };
+    let stopped = sweep.pass().await?;
+    Ok(Report {
+        looked: sweep.looked.get(),
+        calls: sweep.calls(),
+        kv_ops: kv.total(),
+        released: sweep.released.get(),
+        stopped,
+    })
+}
+
+struct Sweep<'a, K, U> {
+    kv: &'a Counting<K>,
+    up: &'a Counted<U>,
+    calls_before: u32,
+    settings: &'a UpstreamSettings,
+    now: Millis,
+    looked: Cell<u32>,
+    released: Cell<u32>,
+    /// CIDs looked at in this run: a later entry of the same CID (several requests enqueue
+    /// one each) is dropped, so a CID costs one look and at most one upstream status call.
+    seen: RefCell<HashSet<String>>,
+}
+
+impl<'a, K: Kv, U: Upstream> Sweep<'a, K, U> {
+    fn keys(&self) -> CidKeys<'a, Counting<K>> {
+        CidKeys::new(self.kv)
+    }
+
+    fn calls(&self) -> u32 {
+        self.up.made() - self.calls_before
+    }
+
+    fn kv_left(&self) -> u32 {
+        KV_BUDGET.saturating_sub(self.kv.total())
+    }
+
+    fn calls_left(&self) -> u32 {
+        self.settings.sweep_calls.saturating_sub(self.calls())
+    }
+
+    fn grace_ms(&self) -> u64 {
+        self.settings.grace_secs * 1000
+    }
+
+    /// Walks the queue from the saved place to its end (or the budget's), then saves the place.
+    async fn pass(&self) -> Result<Option<&'static str>, KvError> {
+        let saved: Resume = match self.kv.get(SWEEP_CURSOR).await? {
+            Some(raw) => serde_json::from_str(&raw).unwrap_or_default(),
+            None => Resume::default(),
+        };
+        let mut place = saved.clone();
+        let mut stopped = None;
+        'pages: loop {
+            if self.kv_left() < KV_PER_ENTRY {
+                stopped = Some("KV budget spent");
+                break;
+            }
+            let page = match self.kv.list(QUEUE, place.cursor.clone()).await {
+                Ok(page) => page,
+                // A cursor KV no longer accepts: start from the oldest entry.
+                Err(_) if place.cursor.is_some() => {
+                    place = Resume::default();
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            for key in page.keys {
+                if place
+                    .after
+                    .as_deref()
+                    .is_some_and(|a| key.name.as_str() <= a)
+                {
+                    continue;
+                }
+                let due: Due = key
+                    .metadata
+                    .and_then(|m| serde_json::from_value(m).ok())
+                    .unwrap_or_default();
+                if due.at > self.now.0 {
+                    continue;
+                }
+                if self.kv_left() < KV_PER_ENTRY {
+                    stopped = Some("KV budget spent");
+                    break 'pages;
+                }
+                let Some(cid) = keys::queued_cid(&key.name) else {
+                    self.kv.delete(&key.name).await?;
+                    continue;
+                };
+                if self.seen.borrow().contains(cid) {
+                    self.kv.delete(&key.name).await?;
+                    place.after = Some(key.name);
+                    continue;
+                }
+                if self.calls_left() == 0 {
+                    stopped = Some("upstream call budget spent");
+                    break 'pages;
+                }
+                self.seen.borrow_mut().insert(cid.to_owned());
+                let next = self.entry(cid, &due).await?;
+                self.looked.set(self.looked.get() + 1);
+                match next {
+                    Next::Done => self.kv.delete(&key.name).await?,
+                    Next::Later(due) => self.keys().put_entry(&key.name, &due).await?,
+                    Next::Again if due.cursor.is_some() || due.after.is_some() => {
+                        let fresh = Due {
+                            at: due.at,
+                            ..Due::default()
+                        };
+                        self.keys().put_entry(&key.name, &fresh).await?
+                    }
+                    Next::Again => {}
+                }
+                place.after = Some(key.name);
+                if self.up.streak() >= BREAKER {
+                    stopped = Some("upstream unavailable");
+                    break 'pages;
+                }
+            }
+            match page.cursor {
+                Some(c) => {
+                    place = Resume {
+                        cursor: Some(c),
+                        after: None,
+                    }
+                }
+                None => {
+                    place = Resume::default();
+                    break;
+                }
+            }
+        }
+        if place != saved {
+            if place == Resume::default() {
+                self.kv.delete(SWEEP_CURSOR).await?;
+            } else {
+                let raw = serde_json::to_string(&place).expect("cursors serialize");
+                self.kv
+                    .put(SWEEP_CURSOR, &raw, &serde_json::json!({}), None)
+                    .await?;
+            }
+        }
+        Ok(stopped)
+    }
+
+    /// One look at one CID: mirror its status to its holders, or release it when it has none.
+    async fn entry(&self, cid: &str, due: &Due) -> Result<Next, KvError> {
+        let state = self.keys().state(cid).await?;
+        let (holders, more) = self.keys().holders(cid, due.cursor.clone()).await?;
+        let resuming = due.cursor.is_some() || due.after.is_some();
+        if holders.is_empty() && more.is_none() && !resuming {
+            return self.unheld(cid, state).await;
+        }
+        self.held(cid, state, holders, more, due).await
+    }
+}

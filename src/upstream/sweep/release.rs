@@ -1,0 +1,136 @@
+//! A CID without holders is unpinned upstream in two looks, a grace period
+//! (`UPSTREAM_RELEASE_GRACE_SECONDS`, at least twice KV's ~60 s propagation bound) apart:
+//!
+//! 1. *Mark*: no holder is listed, so the state gets a release mark (`releasing`).
+//! 2. *Release*: still no holder, and the mark still there: unpin upstream (the known upstream
+//!    pin, plus any duplicate created before the mark), forget the state, and look for holders
+//!    once more — one found is pinned again at once. A last look a grace period later
+//!    re-adds the CID should a holder turn up even then.
+//!
+//! Why a held CID stays pinned (docs/storage.md, "Upstream backend"): a holder written more
+//! than ~60 s before step 2's listing is seen by it. A later one was written after the mark
+//! had spread (the grace is at least twice the propagation bound), so its add saw the mark and
+//! pinned the CID itself (`ask::worth_adding`); its upstream pin is newer than the mark, and
+//! step 2 deletes only older ones.
+
+use super::{Next, Sweep};
+use crate::domain::timestamp::Millis;
+use crate::store::kv::{Kv, KvError};
+use crate::upstream::holders::Due;
+use crate::upstream::state::CidState;
+use crate::upstream::{ask, Answer, Upstream, UpstreamPin};
+
+/// Margin for the upstream's clock: duplicates younger than the mark minus this are kept.
+const SKEW_MS: u64 = 60_000;
+
+impl<K: Kv, U: Upstream> Sweep<'_, K, U> {
+    pub(super) async fn unheld(&self, cid: &str, known: Option<CidState>) -> Result<Next, KvError> {
+        let Some(mut state) = known else {
+            return Ok(Next::Done); // nothing pinned upstream that we know of
+        };
+        match state.releasing {
+            None => {
+                state.releasing = Some(self.now.0);
+                self.keys().put_state(cid, &state).await?;
+                Ok(self.at(self.now.0 + self.grace_ms()))
+            }
+            Some(mark) if self.now.0 < mark + self.grace_ms() => {
+                Ok(self.at(mark + self.grace_ms()))
+            }
+            Some(_) if !state.is_due(self.now) => Ok(self.at(state.next_try)),
+            Some(mark) => self.release(cid, state, mark).await,
+        }
+    }
+
+    fn at(&self, at: u64) -> Next {
+        Next::Later(Due {
+            at,
+            ..Due::default()
+        })
+    }
+
+    async fn release(&self, cid: &str, mut state: CidState, mark: u64) -> Result<Next, KvError> {
+        if self.calls_left() < 2 {
+            return Ok(self.at(self.now.0));
+        }
+        let mut gone = Vec::new();
+        if let Some(id) = state.upstream_id.clone() {
+            if let Answer::Unavailable(e) = self.up.delete(&id).await {
+                return self.retry(cid, state, e).await;
+            }
+            // Gone (a 404 included). Not asked again should a later step fail.
+            state.upstream_id = None;
+            gone.push(id);
+        }
+        let before = Millis(mark.saturating_sub(SKEW_MS));
+        match self.up.list_by_cid(cid, before).await {
+            Answer::Ok(duplicates) => {
+                for dup in duplicates {
+                    if self.calls_left() == 0 {
+                        self.keys().put_state(cid, &state).await?;
+                        return Ok(self.at(self.now.0));
+                    }
+                    if let Answer::Unavailable(e) = self.up.delete(&dup.requestid).await {
+                        return self.retry(cid, state, e).await;
+                    }
+                    gone.push(dup.requestid);
+                }
+            }
+            Answer::Unavailable(e) => return self.retry(cid, state, e).await,
+            // A provider that refuses the listing: the known pin is gone, which is what counts.
+            Answer::Refused(_) => {}
+        }
+        self.keys().drop_state(cid).await?;
+        self.released.set(self.released.get() + 1);
+        self.rescue(cid, &gone).await
+    }
+
+    /// A failed unpin keeps the mark and is tried again after the backoff.
+    async fn retry(&self, cid: &str, mut state: CidState, error: String) -> Result<Next, KvError> {
+        state.failed_attempt(error, self.now, self.settings.retry_secs);
+        self.keys().put_state(cid, &state).await?;
+        Ok(self.at(state.next_try))
+    }
+
+    /// Just after unpinning: a holder that appeared meanwhile gets the CID pinned again now,
+    /// unless its add already did (it saw the mark, and its upstream pin is not one we
+    /// removed); otherwise one more look after a grace period does this for a holder seen
+    /// only then.
+    async fn rescue(&self, cid: &str, gone: &[String]) -> Result<Next, KvError> {
+        let (holders, _) = self.keys().holders(cid, None).await?;
+        let Some((_, user, id)) = holders.into_iter().next() else {
+            return Ok(self.at(self.now.0 + self.grace_ms()));
+        };
+        let fresh = self.keys().state(cid).await?;
+        let pinned_again = fresh
+            .and_then(|s| s.upstream_id)
+            .is_some_and(|id| !gone.contains(&id));
+        if pinned_again {
+            return Ok(self.at(self.now.0));
+        }
+        let record = crate::store::pins::PinStore::new(self.kv, &user)
+            .get(&id)
+            .await
+            .ok()
+            .flatten();
+        let pin = UpstreamPin {
+            cid: cid.to_owned(),
+            name: record.as_ref().and_then(|r| r.name.clone()),
+            origins: record.map(|r| r.origins).unwrap_or_default(),
+        };
+        let mut state = CidState::pending();
+        if self.calls_left() > 0 {
+            ask::add(
+                self.up,
+                &mut state,
+                &pin,
+                self.now,
+                self.settings.retry_secs,
+            )
+            .await;
+        }
+        self.keys().put_state(cid, &state).await?;
+        // The next look mirrors the new state into the holders' pin objects.
+        Ok(self.at(self.now.0))
+    }
+}

@@ -1,0 +1,524 @@
+//! Native support for the `upstream` backend's tests: an in-memory Pinning Service provider
+//! that can be told to fail, a world that drives the whole request path and the sweep over
+//! the in-memory KV, and an executor that interleaves two requests at every KV and upstream
+//! call, to check the race reasoning of docs/storage.md under many schedules.
+#![allow(dead_code)]
+
+use crate::common::{basic, block_on, MemoryKv, DELEGATE};
+use edge_pinning::config::Config;
+use edge_pinning::domain::{status::Status, timestamp::Instant, timestamp::Millis};
+use edge_pinning::http::HttpRequest;
+use edge_pinning::limits::Unlimited;
+use edge_pinning::store::kv::{Kv, KvError, ListPage};
+use edge_pinning::upstream::{
+    sweep, Answer, Counted, Refusal, Throttle, Upstream, UpstreamPin, UpstreamStatus, Upstreaming,
+};
+use serde_json::Value;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+pub const UP_DELEGATE: &str =
+    "/ip4/203.0.113.42/tcp/4001/p2p/QmaCpDMGvV2BGHeYERUEnRQAwe3N8SzbUtfsmvsqQLuvuJ";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Up,
+    /// Every call is unreachable / 5xx.
+    Down,
+    /// Adds get a 400 Failure; other calls work.
+    RefuseAdds,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakePin {
+    pub cid: String,
+    pub name: Option<String>,
+    pub status: Status,
+    pub created: u64,
+}
+
+/// An in-memory provider. `by_cid` makes it key pins by CID like IPFS Cluster and the npm mock
+/// (a second add of a CID returns the same pin); otherwise every add is a new pin.
+pub struct FakeUpstream {
+    pub pins: RefCell<BTreeMap<String, FakePin>>,
+    pub mode: Cell<Mode>,
+    pub by_cid: bool,
+    pub log: RefCell<Vec<String>>,
+    next: Cell<u32>,
+    clock: Rc<Cell<u64>>,
+}
+
+impl FakeUpstream {
+    pub fn new(by_cid: bool, clock: Rc<Cell<u64>>) -> Self {
+        FakeUpstream {
+            pins: RefCell::default(),
+            mode: Cell::new(Mode::Up),
+            by_cid,
+            log: RefCell::default(),
+            next: Cell::new(0),
+            clock,
+        }
+    }
+
+    /// Pins of `cid` upstream.
+    pub fn pins_of(&self, cid: &str) -> Vec<FakePin> {
+        self.pins
+            .borrow()
+            .values()
+            .filter(|p| p.cid == cid)
+            .cloned()
+            .collect()
+    }
+
+    pub fn set_status(&self, cid: &str, status: Status) {
+        for p in self.pins.borrow_mut().values_mut() {
+            if p.cid == cid {
+                p.status = status;
+            }
+        }
+    }
+
+    /// Calls made so far whose log line starts with `verb`.
+    pub fn calls(&self, verb: &str) -> usize {
+        self.log
+            .borrow()
+            .iter()
+            .filter(|l| l.starts_with(verb))
+            .count()
+    }
+
+    fn answer(&self, id: &str, p: &FakePin) -> UpstreamStatus {
+        UpstreamStatus {
+            requestid: id.to_owned(),
+            status: p.status,
+            delegates: vec![UP_DELEGATE.to_owned()],
+            details: Some(format!("fake: {}", p.status.as_str())),
+            created: Some(Instant::parse(&Millis(p.created).to_rfc3339()).unwrap()),
+        }
+    }
+
+    fn down<T>(&self) -> Option<Answer<T>> {
+        (self.mode.get() == Mode::Down).then(|| Answer::Unavailable("HTTP 503".into()))
+    }
+
+    fn not_found<T>() -> Answer<T> {
+        Answer::Refused(Refusal {
+            status: 404,
+            reason: "NOT_FOUND".into(),
+            details: String::new(),
+        })
+    }
+
+    fn add_now(&self, pin: &UpstreamPin) -> Answer<UpstreamStatus> {
+        if self.mode.get() == Mode::RefuseAdds {
+            return Answer::Refused(Refusal {
+                status: 400,
+                reason: "BAD_REQUEST".into(),
+                details: "this provider does not take that CID".into(),
+            });
+        }
+        // Like the npm mock: a name prefix chooses the status.
+        let status = Status::ALL
+            .into_iter()
+            .find(|s| {
+                pin.name
+                    .as_deref()
+                    .is_some_and(|n| n.starts_with(&format!("{}-", s.as_str())))
+            })
+            .unwrap_or(Status::Queued);
+        let mut pins = self.pins.borrow_mut();
+        if self.by_cid {
+            if let Some((id, p)) = pins.iter().find(|(_, p)| p.cid == pin.cid) {
+                return Answer::Ok(self.answer(id, p));
+            }
+        }
+        self.next.set(self.next.get() + 1);
+        let id = format!("up-{}", self.next.get());
+        let p = FakePin {
+            cid: pin.cid.clone(),
+            name: pin.name.clone(),
+            status,
+            created: self.clock.get(),
+        };
+        let answer = self.answer(&id, &p);
+        pins.insert(id, p);
+        Answer::Ok(answer)
+    }
+}
+
+impl Upstream for FakeUpstream {
+    async fn add(&self, pin: &UpstreamPin) -> Answer<UpstreamStatus> {
+        yield_now().await;
+        self.log.borrow_mut().push(format!("add {}", pin.cid));
+        self.down().unwrap_or_else(|| self.add_now(pin))
+    }
+
+    async fn get(&self, id: &str) -> Answer<UpstreamStatus> {
+        yield_now().await;
+        self.log.borrow_mut().push(format!("get {id}"));
+        if let Some(d) = self.down() {
+            return d;
+        }
+        match self.pins.borrow().get(id) {
+            Some(p) => Answer::Ok(self.answer(id, p)),
+            None => Self::not_found(),
+        }
+    }
+
+    async fn replace(&self, id: &str, pin: &UpstreamPin) -> Answer<UpstreamStatus> {
+        yield_now().await;
+        self.log
+            .borrow_mut()
+            .push(format!("replace {id} {}", pin.cid));
+        if let Some(d) = self.down() {
+            return d;
+        }
+        if self.pins.borrow_mut().remove(id).is_none() {
+            return Self::not_found();
+        }
+        self.add_now(pin)
+    }
+
+    async fn delete(&self, id: &str) -> Answer<()> {
+        yield_now().await;
+        self.log.borrow_mut().push(format!("delete {id}"));
+        if let Some(d) = self.down() {
+            return d;
+        }
+        match self.pins.borrow_mut().remove(id) {
+            Some(_) => Answer::Ok(()),
+            None => Self::not_found(),
+        }
+    }
+
+    async fn list_by_cid(&self, cid: &str, before: Millis) -> Answer<Vec<UpstreamStatus>> {
+        yield_now().await;
+        self.log.borrow_mut().push(format!("list {cid}"));
+        if let Some(d) = self.down() {
+            return d;
+        }
+        Answer::Ok(
+            self.pins
+                .borrow()
+                .iter()
+                .filter(|(_, p)| p.cid == cid && p.created < before.0)
+                .map(|(id, p)| self.answer(id, p))
+                .collect(),
+        )
+    }
+}
+
+/// A KV whose every operation first yields once, so that `interleave` can switch requests there.
+#[derive(Clone)]
+pub struct YieldingKv(pub MemoryKv);
+
+impl Kv for YieldingKv {
+    async fn get(&self, key: &str) -> Result<Option<String>, KvError> {
+        yield_now().await;
+        self.0.get(key).await
+    }
+    async fn put(&self, key: &str, v: &str, m: &Value, e: Option<u64>) -> Result<(), KvError> {
+        yield_now().await;
+        self.0.put(key, v, m, e).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), KvError> {
+        yield_now().await;
+        self.0.delete(key).await
+    }
+    async fn list(&self, prefix: &str, cursor: Option<String>) -> Result<ListPage, KvError> {
+        yield_now().await;
+        self.0.list(prefix, cursor).await
+    }
+}
+
+pub fn yield_now() -> impl Future<Output = ()> {
+    let mut yielded = false;
+    std::future::poll_fn(move |_| {
+        if yielded {
+            Poll::Ready(())
+        } else {
+            yielded = true;
+            Poll::Pending
+        }
+    })
+}
+
+/// Runs two futures to completion, choosing which one makes the next step with a small
+/// pseudo-random generator seeded by `seed`: each seed is one interleaving of their KV and
+/// upstream calls.
+pub fn interleave<A: Future, B: Future>(a: A, b: B, seed: u64) -> (A::Output, B::Output) {
+    let mut a = Box::pin(a);
+    let mut b = Box::pin(b);
+    let (mut ra, mut rb) = (None, None);
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    while ra.is_none() || rb.is_none() {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let pick_a = (x >> 33) & 1 == 0;
+        if (pick_a && ra.is_none()) || rb.is_some() {
+            step(&mut a, &mut ra, &mut cx);
+        } else {
+            step(&mut b, &mut rb, &mut cx);
+        }
+    }
+    (ra.unwrap(), rb.unwrap())
+}
+
+fn step<F: Future>(f: &mut Pin<Box<F>>, out: &mut Option<F::Output>, cx: &mut Context) {
+    if let Poll::Ready(v) = f.as_mut().poll(cx) {
+        *out = Some(v);
+    }
+}
+
+pub struct World {
+    pub kv: YieldingKv,
+    pub config: Config,
+    pub up: Counted<FakeUpstream>,
+    pub throttle: Throttle,
+    pub clock: Rc<Cell<u64>>,
+}
+
+pub struct Answered {
+    pub status: u16,
+    pub body: Value,
+    pub ops: String,
+}
+
+impl World {
+    pub fn new(by_cid: bool) -> World {
+        World::with(by_cid, 1000, &[])
+    }
+
+    /// `page`: KV list page size; `settings`: extra vars (e.g. a smaller sweep budget).
+    pub fn with(by_cid: bool, page: usize, settings: &[(&str, &str)]) -> World {
+        let settings: BTreeMap<String, String> = settings
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let config = Config::from_env(|k| {
+            if let Some(v) = settings.get(k) {
+                return Some(v.clone());
+            }
+            Some(match k {
+                "USERS" => r#"{"alice":"alice-pw","bob":"bob-pw","carol":"carol-pw"}"#.to_owned(),
+                "JWT_SECRET" => "test-secret-0123456789".to_owned(),
+                "PIN_BACKEND" => "upstream".to_owned(),
+                "DELEGATES" => DELEGATE.to_owned(),
+                "DEBUG_KV_OPS" => "1".to_owned(),
+                "UPSTREAM_URL" => "http://upstream.test".to_owned(),
+                "UPSTREAM_TOKEN" => "upstream-token".to_owned(),
+                _ => return None,
+            })
+        })
+        .unwrap();
+        let clock = Rc::new(Cell::new(1_700_000_000_000));
+        World {
+            kv: YieldingKv(MemoryKv::new(page)),
+            config,
+            up: Counted::new(FakeUpstream::new(by_cid, clock.clone())),
+            throttle: Throttle::default(),
+            clock,
+        }
+    }
+
+    pub fn now(&self) -> Millis {
+        Millis(self.clock.get())
+    }
+
+    pub fn advance(&self, secs: u64) {
+        self.clock.set(self.clock.get() + secs * 1000);
+    }
+
+    /// One request, as a future (for `interleave`).
+    pub fn request(
+        &self,
+        user: &str,
+        method: &str,
+        target: &str,
+        body: &str,
+    ) -> impl Future<Output = Answered> + '_ {
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        let req = HttpRequest {
+            method: method.into(),
+            path: path.into(),
+            query: query.into(),
+            authorization: Some(basic(user)),
+            client_ip: Some("192.0.2.1".into()),
+            body: body.as_bytes().to_vec(),
+        };
+        let now = self.now();
+        async move {
+            let up = Upstreaming {
+                client: &self.up,
+                throttle: &self.throttle,
+            };
+            let reply = edge_pinning::app::handle_with(
+                req,
+                self.kv.clone(),
+                &Unlimited,
+                Some(&up),
+                Ok(&self.config),
+                now,
+            )
+            .await;
+            Answered {
+                status: reply.status,
+                body: reply
+                    .body
+                    .as_deref()
+                    .map(|b| serde_json::from_str(b).unwrap())
+                    .unwrap_or(Value::Null),
+                ops: reply.header("x-kv-ops").unwrap_or("").to_owned(),
+            }
+        }
+    }
+
+    pub fn call(&self, user: &str, method: &str, target: &str, body: &str) -> Answered {
+        block_on(self.request(user, method, target, body))
+    }
+
+    pub fn pin(&self, user: &str, pin: Value) -> Value {
+        let a = self.call(user, "POST", "/pins", &pin.to_string());
+        assert_eq!(a.status, 202, "{}", a.body);
+        a.body
+    }
+
+    pub fn get(&self, user: &str, id: &Value) -> Answered {
+        self.call(user, "GET", &format!("/pins/{}", id.as_str().unwrap()), "")
+    }
+
+    pub fn delete(&self, user: &str, id: &Value) -> u16 {
+        let target = format!("/pins/{}", id.as_str().unwrap());
+        self.call(user, "DELETE", &target, "").status
+    }
+
+    pub fn sweep_future(&self) -> impl Future<Output = sweep::Report> + '_ {
+        let now = self.now();
+        async move {
+            let settings = self.config.upstream.as_ref().unwrap();
+            sweep::run(self.kv.clone(), &self.up, settings, now)
+                .await
+                .unwrap()
+        }
+    }
+
+    pub fn sweep(&self) -> sweep::Report {
+        block_on(self.sweep_future())
+    }
+
+    /// Keys under `prefix` in the KV.
+    pub fn keys(&self, prefix: &str) -> Vec<String> {
+        let map = self.kv.0.map.borrow();
+        map.keys()
+            .filter(|k| k.starts_with(prefix))
+            .cloned()
+            .collect()
+    }
+
+    /// The status a user's pin shows in a listing (answered from list metadata, no refresh).
+    pub fn listed_status(&self, user: &str, id: &Value) -> String {
+        let list = self.call(
+            user,
+            "GET",
+            "/pins?status=queued,pinning,pinned,failed&limit=1000",
+            "",
+        );
+        list.body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["requestid"] == *id)
+            .map(|p| p["status"].as_str().unwrap().to_owned())
+            .unwrap_or_else(|| "absent".into())
+    }
+}
+
+/// Workers KV's eventual consistency, modelled: every write is stamped with the time and the
+/// location that made it; a location sees its own writes at once and other locations' writes
+/// only `lag` ms later (the most stale answer KV may give). Two views of one store are two
+/// Cloudflare locations.
+#[derive(Clone)]
+pub struct LaggedKv {
+    store: Rc<RefCell<BTreeMap<String, Vec<Version>>>>,
+    clock: Rc<Cell<u64>>,
+    location: u8,
+    lag: u64,
+}
+
+type Version = (u64, u8, Option<(String, Value)>);
+
+impl LaggedKv {
+    pub fn new(clock: Rc<Cell<u64>>, lag: u64) -> LaggedKv {
+        LaggedKv {
+            store: Rc::default(),
+            clock,
+            location: 0,
+            lag,
+        }
+    }
+
+    /// The same store as seen from another location.
+    pub fn elsewhere(&self, location: u8) -> LaggedKv {
+        LaggedKv {
+            location,
+            ..self.clone()
+        }
+    }
+
+    fn visible<'v>(&self, versions: &'v [Version]) -> Option<&'v (String, Value)> {
+        let now = self.clock.get();
+        versions
+            .iter()
+            .rev()
+            .find(|(t, loc, _)| *loc == self.location || t + self.lag <= now)
+            .and_then(|(_, _, v)| v.as_ref())
+    }
+
+    fn write(&self, key: &str, value: Option<(String, Value)>) {
+        let version = (self.clock.get(), self.location, value);
+        self.store
+            .borrow_mut()
+            .entry(key.to_owned())
+            .or_default()
+            .push(version);
+    }
+}
+
+impl Kv for LaggedKv {
+    async fn get(&self, key: &str) -> Result<Option<String>, KvError> {
+        let store = self.store.borrow();
+        let found = store.get(key).and_then(|v| self.visible(v));
+        Ok(found.map(|(v, _)| v.clone()))
+    }
+    async fn put(&self, key: &str, v: &str, m: &Value, _: Option<u64>) -> Result<(), KvError> {
+        self.write(key, Some((v.to_owned(), m.clone())));
+        Ok(())
+    }
+    async fn delete(&self, key: &str) -> Result<(), KvError> {
+        self.write(key, None);
+        Ok(())
+    }
+    async fn list(&self, prefix: &str, _cursor: Option<String>) -> Result<ListPage, KvError> {
+        let store = self.store.borrow();
+        let keys = store
+            .range(prefix.to_owned()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .filter_map(|(k, versions)| {
+                self.visible(versions)
+                    .map(|(_, m)| edge_pinning::store::kv::ListedKey {
+                        name: k.clone(),
+                        metadata: Some(m.clone()),
+                    })
+            })
+            .collect();
+        Ok(ListPage { keys, cursor: None })
+    }
+}
