@@ -54,11 +54,15 @@ describe("add, get, delete", () => {
     assertFailure(assert, await w.call("DELETE", `/pins/${p.requestid}`, { as: "alice" }), 404, "NOT_FOUND");
   });
 
-  test("optional fields are absent, never null", async () => {
+  test("optional fields are absent, never null; a null field is refused (no field is nullable)", async () => {
     const p = await w.pin("alice", { cid: cid(2) });
     assert.deepEqual(p.pin, { cid: cid(2) });
-    const nulls = await w.pin("alice", { cid: cid(3), name: null, origins: null, meta: null });
-    assert.deepEqual(nulls.pin, { cid: cid(3) });
+    assert.deepEqual(Object.keys(p.info), ["status_details"]);
+    for (const field of ["name", "origins", "meta"]) {
+      const res = await w.call("POST", "/pins", { as: "alice", body: { cid: cid(3), [field]: null } });
+      assertFailure(assert, res, 400, "BAD_REQUEST");
+      assert.match(res.body.error.details, new RegExp(`^${field}:`));
+    }
   });
 
   test("the same CID pinned twice is two pin objects", async () => {

@@ -68,9 +68,10 @@ pub fn too_large() -> ApiError {
     ApiError::PayloadTooLarge(format!("request body larger than {MAX_BODY_BYTES} bytes"))
 }
 
-/// An optional field; `null` counts as absent, as generated clients send it for unset fields.
+/// An optional field. The spec's schema makes none of them nullable, so `null` is refused
+/// (by each field's type check) rather than read as absent.
 fn take(obj: &mut Map<String, Value>, key: &str) -> Option<Value> {
-    obj.remove(key).filter(|v| !v.is_null())
+    obj.remove(key)
 }
 
 #[cfg(test)]
@@ -99,9 +100,11 @@ mod tests {
     }
 
     #[test]
-    fn nulls_are_absent() {
-        let body = format!(r#"{{"cid":"{CID}","name":null,"origins":null,"meta":null}}"#);
-        assert!(Pin::parse(body.as_bytes()).unwrap().name.is_none());
+    fn nulls_are_refused_not_absent() {
+        for field in ["cid", "name", "origins", "meta"] {
+            let body = format!(r#"{{"cid":"{CID}","{field}":null}}"#);
+            assert_eq!(field_of(&body), field);
+        }
     }
 
     #[test]
