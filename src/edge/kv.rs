@@ -38,12 +38,17 @@ impl Kv for WorkersKv {
         self.0.delete(key).await.map_err(err)
     }
 
-    async fn list(&self, prefix: &str, cursor: Option<String>) -> Result<ListPage, KvError> {
+    async fn list(
+        &self,
+        prefix: &str,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<ListPage, KvError> {
         let mut builder = self
             .0
             .list()
             .prefix(prefix.to_owned())
-            .limit(LIST_PAGE as u64);
+            .limit(u64::from(limit.clamp(1, LIST_PAGE)));
         if let Some(c) = cursor {
             builder = builder.cursor(c);
         }

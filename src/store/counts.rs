@@ -57,7 +57,8 @@ pub struct Changes {
 
 impl Changes {
     pub async fn read<K: Kv>(kv: &K, user: &UserId) -> Result<Changes, KvError> {
-        let page = kv.list(&prefix(user), None).await?;
+        // The totals (`!` sorts first) and the newest marker: two keys at most.
+        let page = kv.list(&prefix(user), None, 2).await?;
         let mut changes = Changes {
             stored: None,
             newest: None,

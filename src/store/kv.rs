@@ -37,8 +37,13 @@ pub trait Kv {
         expires: Option<u64>,
     ) -> Result<(), KvError>;
     async fn delete(&self, key: &str) -> Result<(), KvError>;
-    /// Keys under `prefix` in ascending byte order, `LIST_PAGE` at a time.
-    async fn list(&self, prefix: &str, cursor: Option<String>) -> Result<ListPage, KvError>;
+    /// Keys under `prefix` in ascending byte order, at most `limit` (≤ `LIST_PAGE`) at a time.
+    async fn list(
+        &self,
+        prefix: &str,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<ListPage, KvError>;
 }
 
 /// Counts the operations a request performs (reported in `x-kv-ops` when debugging is on).
@@ -90,8 +95,13 @@ impl<K: Kv> Kv for Counting<K> {
         self.tick(2);
         self.inner.delete(key).await
     }
-    async fn list(&self, prefix: &str, cursor: Option<String>) -> Result<ListPage, KvError> {
+    async fn list(
+        &self,
+        prefix: &str,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<ListPage, KvError> {
         self.tick(3);
-        self.inner.list(prefix, cursor).await
+        self.inner.list(prefix, cursor, limit).await
     }
 }

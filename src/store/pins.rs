@@ -2,7 +2,7 @@
 
 use super::counts::{self, Changes, Tally};
 use super::keys;
-use super::kv::{Kv, KvError};
+use super::kv::{Kv, KvError, LIST_PAGE};
 use super::record::PinRecord;
 use crate::auth::user::UserId;
 use crate::domain::cid::Cid;
@@ -81,10 +81,9 @@ impl<'a, K: Kv> PinStore<'a, K> {
         match &q.cids {
             None => {
                 let changes = Changes::read(self.kv, self.user).await?;
-                let known = if q.filters_by_status_only() {
-                    changes.current().map(|t| q.status.total(|s| t.of(s)))
-                } else {
-                    None
+                let known = match changes.current() {
+                    Some(tally) if q.filters_by_status_only() => Some(Known::new(q, tally)),
+                    _ => None,
                 };
                 let prefix = keys::pins_of(self.user);
                 if let Some(tally) = self.scan(&prefix, q, known, &mut listing).await? {
@@ -132,22 +131,29 @@ impl<'a, K: Kv> PinStore<'a, K> {
         &self,
         prefix: &str,
         q: &ListQuery,
-        known: Option<usize>,
+        known: Option<Known>,
         out: &mut Listing,
     ) -> Result<Option<Tally>, KvError> {
-        if known == Some(0) {
+        if known.is_some_and(|k| k.matching == 0) {
             return Ok(None);
         }
         let mut tally = Tally::default();
         let mut cursor = None;
+        let mut size = known.map_or(LIST_PAGE, |k| k.first_page);
+        // With a known count, the scan is over once the page is full or every match is found.
+        let done = |out: &mut Listing| match known {
+            Some(k) if out.results.len() == q.limit || out.count == k.matching => {
+                out.count = out.count.max(k.matching);
+                true
+            }
+            _ => false,
+        };
         loop {
-            let page = self.kv.list(prefix, cursor).await?;
+            let page = self.kv.list(prefix, cursor, size).await?;
+            size = LIST_PAGE;
             for key in page.keys {
-                if let Some(total) = known {
-                    if out.results.len() == q.limit || out.count == total {
-                        out.count = out.count.max(total);
-                        return Ok(None);
-                    }
+                if done(out) {
+                    return Ok(None);
                 }
                 let Some(id) = keys::request_id_of(&key.name) else {
                     continue;
@@ -169,6 +175,7 @@ impl<'a, K: Kv> PinStore<'a, K> {
                 }
             }
             match page.cursor {
+                Some(_) if done(out) => return Ok(None),
                 Some(c) => cursor = Some(c),
                 None => return Ok(Some(tally)),
             }
@@ -198,6 +205,30 @@ impl<'a, K: Kv> PinStore<'a, K> {
                 },
                 Verdict::NeedRecord => return Ok(None),
             }
+        }
+    }
+}
+
+/// A status-only listing whose count the stored totals give.
+#[derive(Clone, Copy)]
+struct Known {
+    /// Pins of the queried statuses.
+    matching: usize,
+    /// Keys to ask for first: enough to fill the page if matches are spread evenly, so that a
+    /// page of 10 does not fetch (and decode the metadata of) 1000 keys.
+    first_page: u32,
+}
+
+impl Known {
+    fn new(q: &ListQuery, tally: Tally) -> Known {
+        let matching = q.status.total(|s| tally.of(s));
+        let all: usize = tally.0.iter().sum();
+        let wanted = q.limit.min(matching);
+        let expected = (wanted * all).div_ceil(matching.max(1));
+        let first_page = (expected + expected / 4 + 8).min(LIST_PAGE as usize) as u32;
+        Known {
+            matching,
+            first_page,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! A user's access-token records in KV (`k/` and `u/` keys; see `keys`).
 
 use super::keys;
-use super::kv::{Kv, KvError};
+use super::kv::{Kv, KvError, LIST_PAGE};
 use crate::auth::user::UserId;
 use crate::domain::token::TokenId;
 use serde::{Deserialize, Serialize};
@@ -109,7 +109,7 @@ impl<'a, K: Kv> TokenStore<'a, K> {
     ) -> Result<(), KvError> {
         let mut cursor = None;
         loop {
-            let page = self.kv.list(prefix, cursor).await?;
+            let page = self.kv.list(prefix, cursor, LIST_PAGE).await?;
             for key in page.keys {
                 if let (Some(id), Some(meta)) = (keys::token_id_of(&key.name), key.metadata) {
                     each(id, meta);

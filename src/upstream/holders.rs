@@ -4,7 +4,7 @@
 use super::state::CidState;
 use crate::auth::user::UserId;
 use crate::domain::{cid::Cid, request_id::RequestId, timestamp::Millis};
-use crate::store::kv::{Kv, KvError};
+use crate::store::kv::{Kv, KvError, LIST_PAGE};
 use crate::store::{keys, pins::PinStore, record::PinRecord};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -45,7 +45,10 @@ impl<'a, K: Kv> CidKeys<'a, K> {
         cid: &str,
         cursor: Option<String>,
     ) -> Result<(Vec<(String, UserId, RequestId)>, Option<String>), KvError> {
-        let page = self.kv.list(&keys::holders_of_cid(cid), cursor).await?;
+        let page = self
+            .kv
+            .list(&keys::holders_of_cid(cid), cursor, LIST_PAGE)
+            .await?;
         let holders = page
             .keys
             .into_iter()

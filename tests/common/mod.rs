@@ -56,21 +56,27 @@ impl Kv for MemoryKv {
         self.map.borrow_mut().remove(key);
         Ok(())
     }
-    async fn list(&self, prefix: &str, cursor: Option<String>) -> Result<ListPage, KvError> {
+    async fn list(
+        &self,
+        prefix: &str,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<ListPage, KvError> {
+        let page = self.page.min(limit as usize);
         let map = self.map.borrow();
         let after = cursor.unwrap_or_default();
         let mut keys: Vec<ListedKey> = map
             .range(prefix.to_owned()..)
             .take_while(|(k, _)| k.starts_with(prefix))
             .filter(|(k, _)| after.is_empty() || k.as_str() > after.as_str())
-            .take(self.page + 1)
+            .take(page + 1)
             .map(|(k, (_, m))| ListedKey {
                 name: k.clone(),
                 metadata: Some(m.clone()),
             })
             .collect();
-        let more = keys.len() > self.page;
-        keys.truncate(self.page);
+        let more = keys.len() > page;
+        keys.truncate(page);
         let cursor = more.then(|| keys.last().unwrap().name.clone());
         Ok(ListPage { keys, cursor })
     }

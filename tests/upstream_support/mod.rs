@@ -229,9 +229,14 @@ impl Kv for YieldingKv {
         yield_now().await;
         self.0.delete(key).await
     }
-    async fn list(&self, prefix: &str, cursor: Option<String>) -> Result<ListPage, KvError> {
+    async fn list(
+        &self,
+        prefix: &str,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<ListPage, KvError> {
         yield_now().await;
-        self.0.list(prefix, cursor).await
+        self.0.list(prefix, cursor, limit).await
     }
 }
 
@@ -506,7 +511,13 @@ impl Kv for LaggedKv {
         self.write(key, None);
         Ok(())
     }
-    async fn list(&self, prefix: &str, _cursor: Option<String>) -> Result<ListPage, KvError> {
+    /// Every visible key at once (more than `limit`, which callers allow): no cursors to model.
+    async fn list(
+        &self,
+        prefix: &str,
+        _cursor: Option<String>,
+        _limit: u32,
+    ) -> Result<ListPage, KvError> {
         let store = self.store.borrow();
         let keys = store
             .range(prefix.to_owned()..)

@@ -15,7 +15,7 @@ use super::{Counted, Upstream};
 use crate::config::UpstreamSettings;
 use crate::domain::timestamp::Millis;
 use crate::store::keys::{self, QUEUE, SWEEP_CURSOR};
-use crate::store::kv::{Counting, Kv, KvError};
+use crate::store::kv::{Counting, Kv, KvError, LIST_PAGE};
 use serde::{Deserialize, Serialize};
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
@@ -151,7 +151,7 @@ impl<'a, K: Kv, U: Upstream> Sweep<'a, K, U> {
                 stopped = Some("KV budget spent");
                 break;
             }
-            let page = match self.kv.list(QUEUE, place.cursor.clone()).await {
+            let page = match self.kv.list(QUEUE, place.cursor.clone(), LIST_PAGE).await {
                 Ok(page) => page,
                 // A cursor KV no longer accepts: start from the oldest entry.
                 Err(_) if place.cursor.is_some() => {
