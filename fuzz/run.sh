@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# Schema-driven fuzz run of the built worker against the IPFS Pinning Service spec, with schemathesis.
+#
+#   bash scripts/build.sh      # once, beforehand: this script builds nothing
+#   bash fuzz/run.sh           # a few minutes; exit 0 = no failures, 1 = failures, 2 = setup error
+#
+# Environment (all optional):
+#   FUZZ_PORT          port for `wrangler dev` on 127.0.0.1          (default 8799)
+#   FUZZ_MAX_EXAMPLES  test cases per operation in the fuzzing phase (default 200)
+#   FUZZ_TIMEOUT       hard limit on the schemathesis run, seconds   (default 900)
+#   FUZZ_SEED          hypothesis seed, for a reproducible run       (default random)
+#   WRANGLER_CONFIG    the wrangler.toml to take bindings and vars from (default: the repo's)
+#   SPEC               the OpenAPI file    (default fuzz/ipfs-pinning-service.yaml, a copy of the v1.0.0 spec)
+#
+# What it does: makes fuzz/.venv with schemathesis if missing; serves build/ with `wrangler dev` from a
+# copy of wrangler.toml without [build] (so the worker is NOT rebuilt from a src/ that may be mid-edit)
+# and without [[ratelimits]], with the repo's .dev.vars (user dev/dev, PIN_BACKEND=instant), on a fresh
+# local KV; gets a JWT from POST /token; runs every schemathesis check (--checks all) over all phases
+# (examples, coverage, fuzzing, stateful over the requestid links that fuzz/hooks.py adds); stops
+# wrangler on any exit. Reports (JUnit XML, NDJSON events, a pytest file reproducing each failure) go
+# to fuzz/report/; `fuzz/.venv/bin/python fuzz/summarize.py` tabulates the NDJSON one.
+# The false positives this run does not flag are dropped, each with the spec / docs/behaviour.md text
+# behind it, by fuzz/hooks.py (named in fuzz/schemathesis.toml).
+set -euo pipefail
+
+FUZZ_DIR="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(cd "$FUZZ_DIR/.." && pwd)"
+PORT="${FUZZ_PORT:-8799}"
+MAX_EXAMPLES="${FUZZ_MAX_EXAMPLES:-200}"
+TIMEOUT="${FUZZ_TIMEOUT:-900}"
+SPEC="${SPEC:-$FUZZ_DIR/ipfs-pinning-service.yaml}"
+BASE="http://127.0.0.1:$PORT"
+RUN_DIR="$FUZZ_DIR/.run"
+REPORT_DIR="$FUZZ_DIR/report"
+WRANGLER_CONFIG="${WRANGLER_CONFIG:-$ROOT/wrangler.toml}"
+
+die() { echo "fuzz: $*" >&2; exit 2; }
+
+[ -f "$SPEC" ] || die "spec not found: $SPEC"
+[ -f "$WRANGLER_CONFIG" ] || die "wrangler config not found: $WRANGLER_CONFIG"
+[ -x "$ROOT/node_modules/.bin/wrangler" ] || die "node_modules/.bin/wrangler is missing: run 'bash scripts/setup.sh' first"
+[ -f "$ROOT/.dev.vars" ] || die ".dev.vars is missing (wrangler dev takes USERS, JWT_SECRET, PIN_BACKEND from it)"
+if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+  die "port $PORT on 127.0.0.1 is already in use; set FUZZ_PORT"
+fi
+
+# --- schemathesis in a venv of its own ---------------------------------------------------------------
+ST="$FUZZ_DIR/.venv/bin/schemathesis"
+if [ ! -x "$ST" ]; then
+  python3 -m venv "$FUZZ_DIR/.venv"
+  timeout 600 "$FUZZ_DIR/.venv/bin/pip" install --quiet -r "$FUZZ_DIR/requirements.txt"
+fi
+
+# --- a wrangler config for this run, beside a copy of .dev.vars -------------------------------------
+rm -rf "$RUN_DIR" "$REPORT_DIR"
+mkdir -p "$RUN_DIR" "$REPORT_DIR"
+# From $WRANGLER_CONFIG (default: the repo's wrangler.toml), parsed as TOML, minus two tables:
+#  - [build]: wrangler dev would run `bash scripts/build.sh` on start, i.e. rebuild from a src/ that may
+#    be mid-edit; this run serves the build/ that is there.
+#  - [[ratelimits]]: a per-user limit of N requests a minute would turn most of a fast fuzz run into
+#    429s; without the binding the worker applies no limit (src/edge/limiter.rs). Rate limiting is not
+#    what this run tests.
+# main= becomes an absolute path to the build output.
+"$FUZZ_DIR/.venv/bin/python" - "$WRANGLER_CONFIG" "$ROOT" "$RUN_DIR/wrangler.json" <<'PY' ||
+import json, os, sys, tomllib
+src, root, out = sys.argv[1:4]
+try:
+    with open(src, "rb") as f:
+        cfg = tomllib.load(f)
+except tomllib.TOMLDecodeError as e:
+    sys.exit(f"fuzz: {src} is not valid TOML ({e}); wrangler could not read it either")
+for table in ("build", "ratelimits"):
+    cfg.pop(table, None)
+main = cfg.get("main")
+if not main:
+    sys.exit(f"fuzz: no main = in {src}")
+cfg["main"] = os.path.join(root, main)
+if not os.path.isfile(cfg["main"]):
+    sys.exit(f"fuzz: {main} is missing: run 'bash scripts/build.sh' first")
+with open(out, "w") as f:
+    json.dump(cfg, f, indent=2)
+PY
+  exit 2
+cp "$ROOT/.dev.vars" "$RUN_DIR/.dev.vars"
+
+WRANGLER_PID=""
+cleanup() {
+  local rc=$?
+  if [ -n "$WRANGLER_PID" ] && kill -0 "$WRANGLER_PID" 2>/dev/null; then
+    # wrangler runs in a process group of its own (setsid): end it and its workerd children.
+    kill -TERM -- "-$WRANGLER_PID" 2>/dev/null || true
+    for _ in $(seq 1 20); do kill -0 "$WRANGLER_PID" 2>/dev/null || break; sleep 0.5; done
+    kill -KILL -- "-$WRANGLER_PID" 2>/dev/null || true
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+echo "fuzz: starting wrangler dev on $BASE (log: fuzz/.run/wrangler.log)"
+(
+  cd "$ROOT"
+  export PATH="$ROOT/node_modules/.bin:$PATH" WRANGLER_SEND_METRICS=false
+  # No fetch of the Request.cf object from Cloudflare: this run talks to 127.0.0.1 only.
+  export CLOUDFLARE_CF_FETCH_ENABLED=false
+  # No banner, hence no version check against the npm registry.
+  export WRANGLER_HIDE_BANNER=true
+  # A hard ceiling on the server's life, whatever happens to this script.
+  exec setsid timeout $((TIMEOUT + 120)) wrangler dev -c "$RUN_DIR/wrangler.json" \
+    --ip 127.0.0.1 --port "$PORT" --persist-to "$RUN_DIR/state" \
+    --show-interactive-dev-session=false --log-level warn
+) > "$RUN_DIR/wrangler.log" 2>&1 < /dev/null &
+WRANGLER_PID=$!
+
+ready=""
+for _ in $(seq 1 120); do
+  kill -0 "$WRANGLER_PID" 2>/dev/null || { cat "$RUN_DIR/wrangler.log" >&2; die "wrangler dev exited"; }
+  code="$(curl -s -o /dev/null -m 2 -w '%{http_code}' "$BASE/pins" || true)"
+  if [ "$code" = 401 ]; then ready=1; break; fi
+  sleep 0.5
+done
+[ -n "$ready" ] || { cat "$RUN_DIR/wrangler.log" >&2; die "the worker did not answer on $BASE within 60 s"; }
+
+TOKEN="$(curl -s -m 10 -X POST -u dev:dev "$BASE/token" |
+  "$FUZZ_DIR/.venv/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["token"])')" ||
+  die "POST /token with dev:dev gave no token"
+
+echo "fuzz: schemathesis $("$ST" --version | awk '{print $NF}') against $BASE, spec $SPEC"
+set +e
+cd "$FUZZ_DIR"  # schemathesis.toml names hooks.py relative to the working directory
+timeout "$TIMEOUT" "$ST" --config-file "$FUZZ_DIR/schemathesis.toml" run "$SPEC" \
+  --url "$BASE" \
+  -H "Authorization: Bearer $TOKEN" \
+  --checks all \
+  --phases examples,coverage,fuzzing,stateful \
+  --max-examples "$MAX_EXAMPLES" \
+  --workers 1 \
+  --request-timeout 10 \
+  --continue-on-failure \
+  ${FUZZ_SEED:+--seed "$FUZZ_SEED"} \
+  --generation-database none \
+  --report junit,ndjson,pytest --report-dir "$REPORT_DIR" \
+  --no-color
+rc=$?
+set -e
+case "$rc" in
+  0) echo "fuzz: no failures" ;;
+  124) echo "fuzz: schemathesis did not finish in time" >&2; rc=1 ;;
+  *) echo "fuzz: schemathesis reported failures (exit $rc); reproductions in fuzz/report/" >&2; rc=1 ;;
+esac
+exit "$rc"
