@@ -78,7 +78,7 @@ async function seed(n, kv, persist) {
     if (k.startsWith("p/")) {
       if (i % every === 0) {
         sample.ids.push(k.split("/")[2]);
-        sample.cids.push(m.c);
+        sample.cids.push((typeof m === "string" ? JSON.parse(m) : m).c);
       }
       i++;
     }

@@ -28,12 +28,28 @@ impl Millis {
         let ms = self.0 % 1000;
         let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
         let (y, m, d) = civil_from_days(days);
-        format!(
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
-            rem / 3600,
-            rem % 3600 / 60,
-            rem % 60
-        )
+        let (h, min, sec) = (rem / 3600, rem % 3600 / 60, rem % 60);
+        if !(0..=9999).contains(&y) {
+            return format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{sec:02}.{ms:03}Z");
+        }
+        // Written digit by digit (not `format!`): a page of 1000 pins formats 1000 of these.
+        let mut out = String::with_capacity(24);
+        let fields = [
+            (y, 4, '-'),
+            (m, 2, '-'),
+            (d, 2, 'T'),
+            (h, 2, ':'),
+            (min, 2, ':'),
+            (sec, 2, '.'),
+            (ms as i64, 3, 'Z'),
+        ];
+        for (n, width, after) in fields {
+            for place in (0..width).rev() {
+                out.push(char::from(b'0' + (n / 10_i64.pow(place) % 10) as u8));
+            }
+            out.push(after);
+        }
+        out
     }
 }
 

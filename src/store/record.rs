@@ -40,16 +40,25 @@ impl PinRecord {
         serde_json::from_str(s).ok()
     }
 
+    /// Metadata is the record's JSON as one string: crossing from JS into wasm, one string per
+    /// key costs far less than an object walked field by field, and it parses straight into
+    /// the record without an intermediate `Value`.
     pub fn from_metadata(v: Option<&Value>) -> Option<PinRecord> {
-        PinRecord::deserialize(v?).ok()
+        match v? {
+            Value::String(json) => PinRecord::from_json(json),
+            other => PinRecord::deserialize(other).ok(),
+        }
     }
 
     /// The metadata for this record's keys: the record itself when it fits, else status, CID,
     /// and the name and meta when they fit, marked partial.
     pub fn to_metadata(&self) -> Value {
-        let fits = |r: &PinRecord| r.to_json().len() <= MAX_METADATA_BYTES;
-        if fits(self) {
-            return serde_json::to_value(self).expect("records serialize");
+        // KV bounds the metadata as serialized: the string's quotes and escapes count.
+        let as_metadata = |r: &PinRecord| Value::String(r.to_json());
+        let fits = |v: &Value| v.to_string().len() <= MAX_METADATA_BYTES;
+        let whole = as_metadata(self);
+        if fits(&whole) {
+            return whole;
         }
         let mut slim = PinRecord {
             status: self.status,
@@ -61,6 +70,7 @@ impl PinRecord {
             delegates: Vec::new(),
             partial: true,
         };
+        let fits = |r: &PinRecord| fits(&as_metadata(r));
         if !fits(&slim) {
             slim.meta.clear();
         }
@@ -71,7 +81,7 @@ impl PinRecord {
         if !fits(&slim) {
             slim.meta.clear();
         }
-        serde_json::to_value(&slim).expect("records serialize")
+        as_metadata(&slim)
     }
 
     /// Whether filters on name/meta can be judged from this (possibly partial) record.
