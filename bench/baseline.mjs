@@ -1,8 +1,13 @@
-// The baseline the benchmark compares the worker against: one KV get and nothing else.
+// The baseline the benchmark compares the worker against: one KV get and nothing else
+// (`?k=key`), or one KV list (`?list=prefix&limit=n`), to show what the local KV itself costs.
 export default {
   async fetch(request, env) {
-    const key = new URL(request.url).searchParams.get("k") ?? "";
-    const value = await env.PINS.get(key);
+    const params = new URL(request.url).searchParams;
+    if (params.has("list")) {
+      const page = await env.PINS.list({ prefix: params.get("list"), limit: Number(params.get("limit") ?? 1000) });
+      return Response.json({ keys: page.keys.length });
+    }
+    const value = await env.PINS.get(params.get("k") ?? "");
     return new Response(value ?? "", { status: value === null ? 404 : 200 });
   },
 };

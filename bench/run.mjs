@@ -196,6 +196,22 @@ async function benchSize(n) {
     const oldestOnPage = (await call(mf, "GET", "/pins")).body.results.at(-1).created;
     r["list next page (before=)"] = await list(`?before=${oldestOnPage}`, scanSamples);
 
+    // What the local KV itself costs: one list of a prefix holding a single key, by a worker
+    // that does nothing else. (Miniflare's list slows as the namespace grows, whatever the prefix.)
+    const timeBaseline = async (url) => {
+      const t0 = performance.now();
+      const res = await baseline.fetch(url);
+      await res.arrayBuffer();
+      return { ms: performance.now() - t0, ops: { get: 0, put: 0, delete: 0, list: 1 }, body: null };
+    };
+    r["baseline worker: one KV list of a 1-key prefix"] = await measure(fastSamples, (i) =>
+      timeBaseline(`http://baseline.test/?list=${encodeURIComponent(`c/${USER}/${sample.cids[i % sample.cids.length]}/`)}&limit=20`),
+    );
+    r["baseline worker: one KV get"] = await measure(fastSamples, (i) => {
+      const url = `http://baseline.test/?k=p/${USER}/${ids[i % ids.length]}`;
+      return timeBaseline(url).then((x) => ({ ...x, ops: { get: 1, put: 0, delete: 0, list: 0 } }));
+    });
+
     process.stderr.write(`N=${n}: requests per second…\n`);
     const id = ids[0];
     const throughput = {
