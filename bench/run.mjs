@@ -94,11 +94,11 @@ async function seed(n, kv, persist) {
   return sample;
 }
 
-/** Forget change markers and stored counts: the pinset looks long quiet, as after seeding. */
+/** Forget change markers and stored totals (`p/{user}/!…`): the pinset looks as seeded. */
 async function quiet(kv) {
   let cursor;
   do {
-    const page = await kv.list({ prefix: `v/${USER}/`, cursor });
+    const page = await kv.list({ prefix: `p/${USER}/!`, cursor });
     await Promise.all(page.keys.map((k) => kv.delete(k.name)));
     cursor = page.list_complete ? undefined : page.cursor;
   } while (cursor);

@@ -46,8 +46,8 @@ fn add_get_delete_round_trip_with_exact_shapes() {
     );
     let left: Vec<String> = c.kv.map.borrow().keys().cloned().collect();
     assert!(
-        left.iter().all(|k| k.starts_with("v/alice/")),
-        "delete leaves only change markers, which KV expires: {left:?}"
+        left.iter().all(|k| k.starts_with("p/alice/!m")),
+        "delete leaves only change markers, which the next listing prunes: {left:?}"
     );
 }
 
@@ -157,8 +157,8 @@ fn filters_and_counts() {
     let list = c.call("alice", "GET", "/pins?limit=1000", "");
     assert_eq!(
         Client::ops(&list),
-        "get=0,put=0,delete=0,list=2",
-        "the change markers, then the pins"
+        "get=0,put=0,delete=0,list=1",
+        "totals, markers and pins in one listing"
     );
 }
 
@@ -263,7 +263,7 @@ fn records_too_big_for_metadata_fall_back_to_reads() {
     );
     assert_eq!(
         Client::ops(&all),
-        "get=1,put=0,delete=0,list=2",
+        "get=1,put=0,delete=0,list=1",
         "one read, for the partial record only"
     );
     let by_meta = c.call(
@@ -314,47 +314,55 @@ fn errors_are_spec_failures() {
 
 #[test]
 fn settled_counts_spare_the_scan_and_writes_invalidate_them() {
-    // 7 keys per list page, 30 pins: a full scan of the pins is 5 lists, plus 1 for the markers.
+    // 7 keys per list page. The pins listing starts with the totals and the change markers.
     let mut c = Client::new("instant", 7);
     for i in 0..30 {
         c.pin("alice", json!({"cid": cid(i)}));
     }
-    // (count, puts, lists) of one listing.
+    // (count, puts, deletes, lists) of one listing.
     let listing = |c: &Client, q: &str| {
         let a = c.call("alice", "GET", q, "");
         let ops = Client::ops(&a);
         let n = |op: &str| {
-            let at = ops.find(op).unwrap() + op.len() + 1;
+            let at = ops.find(&format!("{op}=")).unwrap() + op.len() + 1;
             ops[at..].split(',').next().unwrap().parse::<u32>().unwrap()
         };
-        (a.body["count"].as_u64().unwrap(), n("put"), n("list"))
+        let count = a.body["count"].as_u64().unwrap();
+        (count, n("put"), n("delete"), n("list"))
     };
-    // Changes younger than the settle time: every listing scans, and stores nothing.
-    assert_eq!(listing(&c, "/pins"), (30, 0, 6));
-    assert_eq!(listing(&c, "/pins"), (30, 0, 6));
-    // Settled: the next scan stores the counts, and later listings stop once the page is full
-    // (the markers, then two pages of 7 for a page of 10).
+    // Changes younger than the settle time: every listing scans 30 markers and 30 pins (9
+    // pages), and stores nothing.
+    assert_eq!(listing(&c, "/pins"), (30, 0, 0, 9));
+    assert_eq!(listing(&c, "/pins"), (30, 0, 0, 9));
+    // Settled: the next scan stores the totals and deletes all markers but the newest...
     c.now += 121_000;
-    assert_eq!(listing(&c, "/pins"), (30, 1, 6));
-    assert_eq!(listing(&c, "/pins"), (30, 0, 3));
-    assert_eq!(listing(&c, "/pins?status=pinned&limit=1"), (30, 0, 2));
-    assert_eq!(listing(&c, "/pins?status=queued&limit=1"), (0, 0, 1));
-    assert_eq!(listing(&c, "/pins?status=queued,failed"), (0, 0, 1));
-    assert_eq!(listing(&c, "/pins?limit=20"), (30, 0, 4));
-    // Other filters still scan (and count) everything.
-    assert_eq!(listing(&c, "/pins?name=x"), (0, 0, 6));
+    assert_eq!(listing(&c, "/pins"), (30, 1, 29, 9));
+    // ...and later listings stop once the page is full: totals, marker and 5 pins, then 7.
+    assert_eq!(listing(&c, "/pins"), (30, 0, 0, 2));
+    assert_eq!(listing(&c, "/pins?status=pinned&limit=1"), (30, 0, 0, 1));
+    assert_eq!(listing(&c, "/pins?status=queued&limit=1"), (0, 0, 0, 1));
+    assert_eq!(listing(&c, "/pins?status=queued,failed"), (0, 0, 0, 1));
+    assert_eq!(listing(&c, "/pins?limit=20"), (30, 0, 0, 4));
+    // Other filters still scan (and count) everything: 32 keys.
+    assert_eq!(listing(&c, "/pins?name=x"), (0, 0, 0, 5));
 
-    // A write invalidates the stored counts at once: the next listings scan again.
+    // A write invalidates the stored totals at once: the next listings scan again, and prune
+    // the markers that have settled.
     let added = c.pin("alice", json!({"cid": cid(99)}));
-    assert_eq!(listing(&c, "/pins"), (31, 0, 6));
+    assert_eq!(listing(&c, "/pins"), (31, 0, 1, 5));
     let id = added["requestid"].as_str().unwrap();
     let deleted = c.call("alice", "DELETE", &format!("/pins/{id}"), "");
     assert_eq!(deleted.status, 202);
     assert_eq!(listing(&c, "/pins").0, 30);
     c.now += 121_000;
-    assert_eq!(listing(&c, "/pins"), (30, 1, 6));
-    assert_eq!(listing(&c, "/pins"), (30, 0, 3));
+    assert_eq!(listing(&c, "/pins"), (30, 1, 1, 5));
+    assert_eq!(listing(&c, "/pins"), (30, 0, 0, 2));
     // Another user's writes are not alice's changes.
     c.pin("bob", json!({"cid": cid(1)}));
-    assert_eq!(listing(&c, "/pins"), (30, 0, 3));
+    assert_eq!(listing(&c, "/pins"), (30, 0, 0, 2));
+    // A change is never forgotten, however long until the next listing (markers do not expire).
+    c.pin("alice", json!({"cid": cid(100)}));
+    c.now += 3 * 3600 * 1000;
+    assert_eq!(listing(&c, "/pins"), (31, 1, 1, 5));
+    assert_eq!(listing(&c, "/pins"), (31, 0, 0, 2));
 }

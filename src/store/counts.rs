@@ -4,16 +4,20 @@
 //!
 //! No request ever reads, changes and writes back a shared number. Instead:
 //! - every write to a user's pinset first puts a **change marker**, a key of its own
-//!   (`v/{user}/{stamp}`, newest first, expiring after `MARKER_TTL_SECS`);
+//!   (`p/{user}/!m{stamp}`, newest first);
 //! - a full scan of the pinset counts every status on its way and stores the totals under
-//!   `v/{user}/!counts`, tagged with the newest marker it saw;
-//! - a listing trusts those totals only while that tag is still the newest marker. One `list`
-//!   of the `v/{user}/` prefix returns both (`!` sorts before every stamp).
+//!   `p/{user}/!c`, tagged with the newest marker it saw, and deletes settled markers but the
+//!   newest, so that markers do not pile up in front of the pins;
+//! - a listing trusts those totals only while that tag is still the newest marker.
+//!
+//! Both sort before every request id (`!` < `0`), so the one `list` that reads the newest pins
+//! also reads the totals and the markers.
 //!
 //! A scan stores its totals only when the newest marker is older than `SETTLE_MS`, longer than
-//! KV's ~60 s propagation, so that what it counted includes every write the marker stands for.
-//! Markers expire, and an expired newest marker no longer matches the tag, so even a count
-//! taken from an unusually late view of KV is corrected by a rescan within `MARKER_TTL_SECS`.
+//! KV's ~60 s propagation, so that what it counted includes every write the marker stands for;
+//! Markers never expire (an expired marker could hide a change from totals tagged before it).
+//! A stale or racing store can only leave totals whose tag is not the newest marker: a rescan,
+//! never a wrong count.
 
 use super::kv::{Kv, KvError};
 use crate::auth::user::UserId;
@@ -24,9 +28,11 @@ use serde_json::{json, Value};
 
 /// Changes younger than this may not be visible to a scan everywhere yet.
 pub const SETTLE_MS: u64 = 120_000;
-/// How long a change marker lives. KV expires keys by itself; at least 60 s is required.
-pub const MARKER_TTL_SECS: u64 = 3600;
-const COUNTS: &str = "!counts";
+/// Key tails (after `p/{user}/`) of the totals and of the markers.
+const TOTALS: &str = "!c";
+const MARKER: &str = "!m";
+/// Marker deletions one listing may spend, inside the 1000 KV operations of an invocation.
+pub const PRUNE_PER_SCAN: usize = 100;
 
 /// Pins per status, in `Status::ALL` order.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -49,30 +55,26 @@ fn index(status: Status) -> usize {
         .expect("ALL lists every status")
 }
 
-/// What one `list` of `v/{user}/` says: the stored totals and the newest change.
+/// What the leading keys of a user's pin listing say: the stored totals and the markers.
+#[derive(Default)]
 pub struct Changes {
     stored: Option<(String, Tally)>,
-    newest: Option<RequestId>,
+    /// Newest first, as listed.
+    markers: Vec<RequestId>,
 }
 
 impl Changes {
-    pub async fn read<K: Kv>(kv: &K, user: &UserId) -> Result<Changes, KvError> {
-        // The totals (`!` sorts first) and the newest marker: two keys at most.
-        let page = kv.list(&prefix(user), None, 2).await?;
-        let mut changes = Changes {
-            stored: None,
-            newest: None,
-        };
-        for key in page.keys {
-            let tail = key.name.rsplit('/').next().unwrap_or("");
-            if tail == COUNTS {
-                changes.stored = key.metadata.as_ref().and_then(parse_counts);
-            } else if let Some(stamp) = RequestId::parse(tail) {
-                changes.newest = Some(stamp);
-                break;
-            }
+    /// Takes in a listed key (its name after `p/{user}/`); false when it is a pin's.
+    pub fn observe(&mut self, tail: &str, metadata: Option<&Value>) -> bool {
+        if tail == TOTALS {
+            self.stored = metadata.and_then(parse_counts);
+            true
+        } else if let Some(stamp) = tail.strip_prefix(MARKER) {
+            self.markers.extend(RequestId::parse(stamp));
+            true
+        } else {
+            false
         }
-        Ok(changes)
     }
 
     /// The stored totals, if no change has been marked since they were taken.
@@ -81,7 +83,9 @@ impl Changes {
         (*as_of == self.tag()).then_some(*tally)
     }
 
-    /// Stores the totals of a full scan, if the changes before it have settled.
+    /// After a full scan: stores its totals if the changes before it have settled, and deletes
+    /// settled markers but the newest (at most `PRUNE_PER_SCAN`). A marker older than the newest
+    /// invalidates nothing the newest does not, so deleting it never makes totals current.
     pub async fn store<K: Kv>(
         &self,
         kv: &K,
@@ -89,21 +93,23 @@ impl Changes {
         tally: Tally,
         now: Millis,
     ) -> Result<(), KvError> {
-        let settled = self
-            .newest
-            .as_ref()
-            .is_none_or(|m| m.created().0.saturating_add(SETTLE_MS) <= now.0);
-        if !settled || self.current() == Some(tally) {
-            return Ok(());
+        let settled = |m: &RequestId| m.created().0.saturating_add(SETTLE_MS) <= now.0;
+        if self.markers.first().is_none_or(settled) && self.current() != Some(tally) {
+            let meta = json!({ "a": self.tag(), "n": tally.0 });
+            kv.put(&format!("{}{TOTALS}", prefix(user)), "", &meta, None)
+                .await?;
         }
-        let meta = json!({ "a": self.tag(), "n": tally.0 });
-        kv.put(&format!("{}{COUNTS}", prefix(user)), "", &meta, None)
-            .await
+        // Oldest first, so that a capped prune still shortens the next scan's lead.
+        let old = self.markers.iter().skip(1).filter(|m| settled(m));
+        for m in old.rev().take(PRUNE_PER_SCAN) {
+            kv.delete(&marker(user, m)).await?;
+        }
+        Ok(())
     }
 
     fn tag(&self) -> String {
-        self.newest
-            .as_ref()
+        self.markers
+            .first()
             .map_or_else(String::new, |m| m.as_str().to_owned())
     }
 }
@@ -116,19 +122,16 @@ pub fn stamp(now: Millis) -> Result<RequestId, KvError> {
 }
 
 /// Puts a change marker; called before every write to the user's pinset.
-pub async fn mark_change<K: Kv>(
-    kv: &K,
-    user: &UserId,
-    stamp: &RequestId,
-    now: Millis,
-) -> Result<(), KvError> {
-    let key = format!("{}{}", prefix(user), stamp.as_str());
-    let expires = now.0 / 1000 + MARKER_TTL_SECS;
-    kv.put(&key, "", &Value::Null, Some(expires)).await
+pub async fn mark_change<K: Kv>(kv: &K, user: &UserId, stamp: &RequestId) -> Result<(), KvError> {
+    kv.put(&marker(user, stamp), "", &Value::Null, None).await
 }
 
 fn prefix(user: &UserId) -> String {
-    format!("v/{}/", user.as_str())
+    format!("p/{}/", user.as_str())
+}
+
+fn marker(user: &UserId, stamp: &RequestId) -> String {
+    format!("{}{MARKER}{}", prefix(user), stamp.as_str())
 }
 
 fn parse_counts(v: &Value) -> Option<(String, Tally)> {
@@ -162,22 +165,26 @@ mod tests {
         let m2 = RequestId::new(Millis(2_000), 1);
         let c = Changes {
             stored: Some((m1.as_str().to_owned(), tally)),
-            newest: Some(m1.clone()),
+            markers: vec![m1.clone()],
         };
         assert_eq!(c.current(), Some(tally));
         let newer = Changes {
             stored: Some((m1.as_str().to_owned(), tally)),
-            newest: Some(m2),
+            markers: vec![m2, m1.clone()],
         };
         assert_eq!(newer.current(), None);
-        let expired = Changes {
+        let pruned = Changes {
             stored: Some((m1.as_str().to_owned(), tally)),
-            newest: None,
+            markers: Vec::new(),
         };
-        assert_eq!(expired.current(), None, "an expired marker forces a rescan");
+        assert_eq!(
+            pruned.current(),
+            None,
+            "a tag that is not listed forces a rescan"
+        );
         let never = Changes {
             stored: Some((String::new(), tally)),
-            newest: None,
+            markers: Vec::new(),
         };
         assert_eq!(never.current(), Some(tally));
     }

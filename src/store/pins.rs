@@ -36,7 +36,7 @@ impl<'a, K: Kv> PinStore<'a, K> {
         record: &PinRecord,
         now: Millis,
     ) -> Result<(), KvError> {
-        counts::mark_change(self.kv, self.user, &counts::stamp(now)?, now).await?;
+        counts::mark_change(self.kv, self.user, &counts::stamp(now)?).await?;
         let meta = record.to_metadata();
         self.kv
             .put(&keys::pin(self.user, id), &record.to_json(), &meta, None)
@@ -60,7 +60,7 @@ impl<'a, K: Kv> PinStore<'a, K> {
         record: &PinRecord,
         now: Millis,
     ) -> Result<(), KvError> {
-        counts::mark_change(self.kv, self.user, &counts::stamp(now)?, now).await?;
+        counts::mark_change(self.kv, self.user, &counts::stamp(now)?).await?;
         if let Ok(cid) = Cid::parse(&record.cid) {
             self.kv
                 .delete(&keys::cid_index(self.user, &cid, id))
@@ -80,13 +80,11 @@ impl<'a, K: Kv> PinStore<'a, K> {
         };
         match &q.cids {
             None => {
-                let changes = Changes::read(self.kv, self.user).await?;
-                let known = match changes.current() {
-                    Some(tally) if q.filters_by_status_only() => Some(Known::new(q, tally)),
-                    _ => None,
-                };
+                // The listing's first keys are the stored totals and the change markers.
+                let mut changes = Changes::default();
                 let prefix = keys::pins_of(self.user);
-                if let Some(tally) = self.scan(&prefix, q, known, &mut listing).await? {
+                let scan = self.scan(&prefix, q, Some(&mut changes), &mut listing);
+                if let Some(tally) = scan.await? {
                     changes.store(self.kv, self.user, tally, now).await?;
                 }
             }
@@ -124,24 +122,29 @@ impl<'a, K: Kv> PinStore<'a, K> {
         Ok(listing)
     }
 
-    /// Judges every key under `prefix`, newest first. With `known` (the exact count, from
-    /// stored totals) it stops once the page is full or every match is found, and returns
-    /// `None`; otherwise it reads to the end and returns the statuses of all it scanned.
+    /// Judges every key under `prefix`, newest first. Under `p/`, `changes` collects the
+    /// totals and change markers that lead the listing; when they give this query's count, the
+    /// scan stops once the page is full or every match is found, and returns `None`. Otherwise
+    /// it reads to the end and returns the statuses of all it scanned.
     async fn scan(
         &self,
         prefix: &str,
         q: &ListQuery,
-        known: Option<Known>,
+        mut changes: Option<&mut Changes>,
         out: &mut Listing,
     ) -> Result<Option<Tally>, KvError> {
-        if known.is_some_and(|k| k.matching == 0) {
-            return Ok(None);
-        }
+        let status_only = changes.is_some() && q.filters_by_status_only();
+        // Decided at the first pin key, once the leading keys have been seen.
+        let mut known: Option<Option<Known>> = None;
         let mut tally = Tally::default();
         let mut cursor = None;
-        let mut size = known.map_or(LIST_PAGE, |k| k.first_page);
+        let mut size = if status_only {
+            Known::guess(q.limit)
+        } else {
+            LIST_PAGE
+        };
         // With a known count, the scan is over once the page is full or every match is found.
-        let done = |out: &mut Listing| match known {
+        let done = |known: Option<Known>, out: &mut Listing| match known {
             Some(k) if out.results.len() == q.limit || out.count == k.matching => {
                 out.count = out.count.max(k.matching);
                 true
@@ -152,10 +155,23 @@ impl<'a, K: Kv> PinStore<'a, K> {
             let page = self.kv.list(prefix, cursor, size).await?;
             size = LIST_PAGE;
             for key in page.keys {
-                if done(out) {
+                let tail = &key.name[prefix.len().min(key.name.len())..];
+                if let Some(changes) = changes.as_deref_mut() {
+                    if changes.observe(tail, key.metadata.as_ref()) {
+                        continue;
+                    }
+                }
+                let k = *known.get_or_insert_with(|| match &changes {
+                    Some(c) if status_only => c.current().map(|t| Known::new(q, t)),
+                    _ => None,
+                });
+                if done(k, out) {
                     return Ok(None);
                 }
-                let Some(id) = keys::request_id_of(&key.name) else {
+                if let Some(k) = k {
+                    size = k.next_page(q, out);
+                }
+                let Some(id) = RequestId::parse(tail) else {
                     continue;
                 };
                 let record = match PinRecord::from_metadata(key.metadata.as_ref()) {
@@ -174,9 +190,17 @@ impl<'a, K: Kv> PinStore<'a, K> {
                     }
                 }
             }
+            let k = known.unwrap_or_else(|| match &changes {
+                // Nothing but leading keys (or nothing) was listed.
+                Some(c) if status_only && page.cursor.is_none() => {
+                    c.current().map(|t| Known::new(q, t))
+                }
+                _ => None,
+            });
             match page.cursor {
-                Some(_) if done(out) => return Ok(None),
+                Some(_) if done(k, out) => return Ok(None),
                 Some(c) => cursor = Some(c),
+                None if done(k, out) => return Ok(None),
                 None => return Ok(Some(tally)),
             }
         }
@@ -214,22 +238,29 @@ impl<'a, K: Kv> PinStore<'a, K> {
 struct Known {
     /// Pins of the queried statuses.
     matching: usize,
-    /// Keys to ask for first: enough to fill the page if matches are spread evenly, so that a
-    /// page of 10 does not fetch (and decode the metadata of) 1000 keys.
-    first_page: u32,
+    /// Pins of every status.
+    all: usize,
 }
 
 impl Known {
     fn new(q: &ListQuery, tally: Tally) -> Known {
-        let matching = q.status.total(|s| tally.of(s));
-        let all: usize = tally.0.iter().sum();
-        let wanted = q.limit.min(matching);
-        let expected = (wanted * all).div_ceil(matching.max(1));
-        let first_page = (expected + expected / 4 + 8).min(LIST_PAGE as usize) as u32;
         Known {
-            matching,
-            first_page,
+            matching: q.status.total(|s| tally.of(s)),
+            all: tally.0.iter().sum(),
         }
+    }
+
+    /// Keys to ask for before the totals are known: the page, the totals and the newest
+    /// marker, and some slack, rather than 1000 keys whose metadata must all be decoded.
+    fn guess(limit: usize) -> u32 {
+        (limit + limit / 4 + 10).min(LIST_PAGE as usize) as u32
+    }
+
+    /// Keys to ask for next: enough to fill the rest of the page if matches are spread evenly.
+    fn next_page(self, q: &ListQuery, out: &Listing) -> u32 {
+        let wanted = q.limit.min(self.matching).saturating_sub(out.results.len());
+        let expected = (wanted * self.all).div_ceil(self.matching.max(1));
+        (expected + expected / 4 + 8).min(LIST_PAGE as usize) as u32
     }
 }
 
