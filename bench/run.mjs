@@ -1,17 +1,22 @@
 // `npm run bench`: the built worker in local workerd (Miniflare) against pinsets of N pins.
-// For each N it reports KV operations per request (from the worker's x-kv-ops header), latency
-// p50/p95, and requests per second for get-by-id and the newest page against a baseline worker
-// (one KV get, bench/baseline.mjs) measured in the same run; then the bundle size and the native
-// CPU figures of `cargo bench --bench core`. Writes bench/results.json and a table to stdout, and
-// the table into README.md between the bench markers.
+// For each N it reports, per request type: the KV operations (the worker's x-kv-ops header),
+// latency p50/p95, and the CPU workerd spent per request; then requests per second for get-by-id
+// and the newest page against a baseline worker (one KV get, bench/baseline.mjs) in the same
+// run; then the bundle size and the native CPU figures of `cargo bench --bench core`. Writes
+// bench/results.json and a table to stdout, and the table into README.md between the bench
+// markers.
 //
 //   BENCH_SIZES=1000,10000 node bench/run.mjs     (default 1000,10000,100000)
 //
 // Seeding goes through Miniflare's KV API, not through requests: `cargo run --example seed`
-// prints the entries the real PinStore writes. Seeded pinsets persist in bench/.data/ (ignored by
-// git), so later runs skip it.
+// prints the entries the real PinStore writes. Each N is seeded once into bench/.data/N/seeded
+// (ignored by git), tagged with the SHA-256 of the seed's output: a later run reseeds only when
+// that output changed (another layout, another mix). Every run works on a fresh copy of it
+// (bench/.data/N/run), so what one run writes (pins, change markers, stored totals) can never
+// shift the next run's figures. Every listing's `count` is checked against the seed.
 import { spawn, execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { gzipSync } from "node:zlib";
 import os from "node:os";
@@ -19,89 +24,161 @@ import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
+const DATA = `${root}bench/.data`;
 const SIZES = (process.env.BENCH_SIZES ?? "1000,10000,100000").split(",").map(Number);
 const USER = "bench";
 const AUTH = `Basic ${Buffer.from("bench:bench").toString("base64")}`;
 const RPS_SECONDS = Number(process.env.BENCH_RPS_SECONDS ?? 4);
 const CONCURRENCY = 16;
+const NAMESPACE = "bench-pins";
+const STATUSES = ["queued", "pinning", "pinned", "failed"];
 
-async function start(n) {
-  const persist = `${root}bench/.data/${n}`;
-  mkdirSync(persist, { recursive: true });
-  const kvNamespaces = { PINS: "bench-pins" };
-  const mf = new Miniflare({
-    kvPersist: persist,
-    workers: [
-      {
-        name: "pins",
-        modules: true,
-        scriptPath: `${root}build/index.js`,
-        modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
-        compatibilityDate: "2026-04-20",
-        kvNamespaces,
-        bindings: {
-          USERS: JSON.stringify({ bench: "bench" }),
-          JWT_SECRET: "benchmark-secret-0123456789",
-          PIN_BACKEND: "instant",
-          DELEGATES: "/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN",
-          DEBUG_KV_OPS: "1",
-        },
-      },
-      {
-        name: "baseline",
-        modules: true,
-        scriptPath: `${root}bench/baseline.mjs`,
-        compatibilityDate: "2026-04-20",
-        kvNamespaces,
-      },
-    ],
-  });
-  await mf.ready;
-  return { mf, persist, kv: await mf.getKVNamespace("PINS", "pins"), baseline: await mf.getWorker("baseline") };
-}
+// ---------------------------------------------------------------------------------------------
+// The seed
 
-/** Seeds N pins unless bench/.data/N already holds them; returns sample request ids and CIDs. */
-async function seed(n, kv, persist) {
-  const done = `${persist}/seeded.json`;
-  if (existsSync(done)) return JSON.parse(readFileSync(done, "utf8"));
-  const t0 = performance.now();
+/**
+ * Runs the seed program for N pins; calls `entry` for every KV entry it prints, and returns the
+ * SHA-256 of its whole output and the pins it describes.
+ */
+async function readSeed(n, entry = () => {}) {
   const child = spawn("cargo", ["run", "-q", "--release", "--example", "seed", "--", String(n), USER], {
     cwd: root,
     stdio: ["ignore", "pipe", "inherit"],
   });
-  const sample = { n, ids: [], cids: [] };
-  const every = Math.max(1, Math.floor(n / 20));
-  let pending = [];
-  let i = 0;
+  const exited = new Promise((resolve) => child.on("close", resolve));
+  const hash = createHash("sha256");
+  const pins = [];
   for await (const line of createInterface({ input: child.stdout })) {
-    const { k, v, m } = JSON.parse(line);
-    if (k.startsWith("p/")) {
-      if (i % every === 0) {
-        sample.ids.push(k.split("/")[2]);
-        sample.cids.push((typeof m === "string" ? JSON.parse(m) : m).c);
-      }
-      i++;
-    }
-    pending.push(kv.put(k, v, { metadata: m }));
-    if (pending.length >= 200) {
-      await Promise.all(pending);
-      pending = [];
-    }
+    hash.update(`${line}\n`);
+    const x = JSON.parse(line);
+    if (x.pin !== undefined) pins.push(x);
+    else await entry(x);
   }
-  await Promise.all(pending);
-  sample.seconds = Math.round((performance.now() - t0) / 100) / 10;
-  writeFileSync(done, JSON.stringify(sample));
-  return sample;
+  const code = await exited;
+  if (code !== 0) throw new Error(`the seed program failed (exit ${code})`);
+  if (pins.length !== n) throw new Error(`the seed printed ${pins.length} pins, not ${n}`);
+  return { hash: hash.digest("hex"), pins };
 }
 
-/** Forget change markers and stored totals (`p/{user}/!…`): the pinset looks as seeded. */
-async function quiet(kv) {
-  let cursor;
-  do {
-    const page = await kv.list({ prefix: `p/${USER}/!`, cursor });
-    await Promise.all(page.keys.map((k) => kv.delete(k.name)));
-    cursor = page.list_complete ? undefined : page.cursor;
-  } while (cursor);
+function miniflare(persist, workers) {
+  return new Miniflare({ kvPersist: persist, workers });
+}
+
+/** The KV namespace every worker of a run shares. */
+const kvNamespaces = { PINS: NAMESPACE };
+
+/**
+ * Makes bench/.data/N/seeded hold exactly the seed's entries (reseeding when the seed's output
+ * changed), then copies it to bench/.data/N/run for this run. Returns the seed's pins.
+ */
+async function prepare(n) {
+  const dir = `${DATA}/${n}`;
+  const pristine = `${dir}/seeded`;
+  const scratch = `${dir}/run`;
+  const stampFile = `${dir}/seeded.json`;
+  const t0 = performance.now();
+  const { hash, pins } = await readSeed(n);
+  const stamp = existsSync(stampFile) ? JSON.parse(readFileSync(stampFile, "utf8")) : null;
+  let seeded_in_s = stamp?.seconds;
+  if (stamp?.hash !== hash || !existsSync(pristine)) {
+    process.stderr.write(`N=${n}: seeding ${2 * n} KV entries (once; kept in bench/.data/${n})…\n`);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(pristine, { recursive: true });
+    const t1 = performance.now();
+    const mf = miniflare(pristine, [
+      { name: "seed", modules: true, script: "export default { fetch: () => new Response(null, { status: 404 }) }", kvNamespaces },
+    ]);
+    try {
+      const kv = await mf.getKVNamespace("PINS", "seed");
+      let pending = [];
+      const again = await readSeed(n, async ({ k, v, m }) => {
+        pending.push(kv.put(k, v, { metadata: m }));
+        if (pending.length >= 200) {
+          await Promise.all(pending);
+          pending = [];
+        }
+      });
+      await Promise.all(pending);
+      if (again.hash !== hash) throw new Error("the seed's output is not deterministic");
+    } finally {
+      await mf.dispose();
+    }
+    seeded_in_s = Math.round((performance.now() - t1) / 100) / 10;
+    writeFileSync(stampFile, JSON.stringify({ n, hash, seconds: seeded_in_s, date: new Date().toISOString() }));
+  }
+  // A copy per run: blobs are written once and never changed, so hard links do; the SQLite
+  // files are changed in place, so they are copied.
+  rmSync(scratch, { recursive: true, force: true });
+  execFileSync("cp", ["-al", pristine, scratch]);
+  for (const file of walk(scratch)) {
+    if (/\.sqlite(-wal|-shm)?$/.test(file)) {
+      unlinkSync(file);
+      copyFileSync(file.replace(scratch, pristine), file);
+    }
+  }
+  return { pins, scratch, seeded_in_s, prepare_s: Math.round((performance.now() - t0) / 100) / 10 };
+}
+
+function* walk(dir) {
+  for (const name of readdirSync(dir)) {
+    const path = `${dir}/${name}`;
+    if (statSync(path).isDirectory()) yield* walk(path);
+    else yield path;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What a listing must count, from the seed
+
+function expectedCount(pins, { status = ["pinned"], name, match = "exact", meta, cids, before }) {
+  const lower = name?.toLowerCase();
+  const test = {
+    exact: (n) => n === name,
+    iexact: (n) => n.toLowerCase() === lower,
+    partial: (n) => n.includes(name),
+    ipartial: (n) => n.toLowerCase().includes(lower),
+  }[match];
+  return pins.filter(
+    (p) =>
+      status.includes(p.status) &&
+      (name === undefined || test(p.name)) &&
+      (meta === undefined || Object.entries(meta).every(([k, v]) => p.meta[k] === v)) &&
+      (cids === undefined || cids.includes(p.cid)) &&
+      (before === undefined || p.created_ms < Date.parse(before)),
+  ).length;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measuring
+
+/** Nanoseconds of CPU the workerd process (Miniflare's runtime, a child of this one) has used. */
+function workerdCpuNs() {
+  let total = 0;
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    let stat;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    } catch {
+      continue;
+    }
+    const close = stat.lastIndexOf(")");
+    const comm = stat.slice(stat.indexOf("(") + 1, close);
+    const ppid = Number(stat.slice(close + 2).split(" ")[1]);
+    if (ppid !== process.pid || !comm.startsWith("workerd")) continue;
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        total += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, "utf8").split(" ")[0]);
+      } catch {
+        // the thread ended meanwhile
+      }
+    }
+  }
+  return total;
+}
+
+function parseOps(header) {
+  if (!header) throw new Error("no x-kv-ops header: is DEBUG_KV_OPS on?");
+  return Object.fromEntries(header.split(",").map((p) => p.split("=")).map(([k, v]) => [k, Number(v)]));
 }
 
 async function call(mf, method, path, body) {
@@ -114,38 +191,45 @@ async function call(mf, method, path, body) {
   const text = await res.text();
   const ms = performance.now() - t0;
   if (res.status >= 300) throw new Error(`${method} ${path} -> ${res.status}: ${text.slice(0, 300)}`);
-  const ops = Object.fromEntries(res.headers.get("x-kv-ops").split(",").map((p) => p.split("=")).map(([k, v]) => [k, Number(v)]));
-  return { ms, ops, body: text ? JSON.parse(text) : null };
+  return { ms, ops: parseOps(res.headers.get("x-kv-ops")), body: text ? JSON.parse(text) : null };
 }
 
 function pct(sorted, p) {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
-/** Runs `make()` `samples` times; every sample must cost the same KV operations. */
-async function measure(samples, make) {
+const round = (x, places = 2) => Math.round(x * 10 ** places) / 10 ** places;
+
+/**
+ * Runs `make(i)` `samples` times, one at a time. Reports the KV operations (every sample must
+ * cost the same, or it says so), latency p50/p95, and workerd's CPU per request.
+ */
+async function measure(samples, make, expect) {
   const times = [];
-  let ops;
+  const opsSeen = new Set();
   let first;
+  const cpu0 = workerdCpuNs();
   for (let i = 0; i < samples; i++) {
     const r = await make(i);
     times.push(r.ms);
     first ??= r;
-    const o = JSON.stringify(r.ops);
-    if (ops !== undefined && ops !== o) ops = "varies";
-    else ops ??= o;
+    opsSeen.add(JSON.stringify(r.ops));
+    if (expect !== undefined && r.body?.count !== expect) {
+      throw new Error(`count ${r.body?.count}, but the seed says ${expect}`);
+    }
   }
+  const cpuMs = (workerdCpuNs() - cpu0) / 1e6 / samples;
   times.sort((a, b) => a - b);
   return {
-    ops: ops === "varies" ? first.ops : JSON.parse(ops),
-    ops_vary: ops === "varies",
+    ops: first.ops,
+    ...(opsSeen.size > 1 ? { ops_seen: [...opsSeen].map((o) => JSON.parse(o)) } : {}),
+    samples,
     p50_ms: round(pct(times, 50)),
     p95_ms: round(pct(times, 95)),
-    count: first.body?.count,
+    workerd_cpu_ms: round(cpuMs),
+    ...(first.body?.count !== undefined ? { count: first.body.count } : {}),
   };
 }
-
-const round = (x) => Math.round(x * 100) / 100;
 
 /** Closed-loop requests per second with CONCURRENCY in flight for RPS_SECONDS. */
 async function rps(send) {
@@ -164,159 +248,239 @@ async function rps(send) {
   return Math.round(done / ((performance.now() - t0) / 1000));
 }
 
-async function benchSize(n) {
-  const { mf, kv, persist, baseline } = await start(n);
-  try {
-    process.stderr.write(`N=${n}: seeding (skipped if bench/.data/${n} holds it)…\n`);
-    const sample = await seed(n, kv, persist);
-    await quiet(kv);
-    const scanSamples = n >= 100000 ? 3 : n >= 10000 ? 8 : 20;
-    const fastSamples = 30;
-    const ids = sample.ids;
-    const list = (q, samples) => measure(samples, () => call(mf, "GET", `/pins${q}`));
-    const r = {};
-    process.stderr.write(`N=${n}: reads…\n`);
-    // The first listing after a quiet period scans everything and stores the per-status counts.
-    r["list newest page, first (stores counts)"] = await list("", 1);
-    r["list newest page"] = await list("", fastSamples);
-    r["list newest 1000"] = await list("?limit=1000", 10);
-    r["get by id"] = await measure(fastSamples, (i) => call(mf, "GET", `/pins/${ids[i % ids.length]}`));
-    for (const s of ["queued", "pinning", "pinned", "failed"]) {
-      r[`--stat count: status=${s}&limit=1`] = await list(`?status=${s}&limit=1`, fastSamples);
-    }
-    r["list by status=queued,failed"] = await list("?status=queued,failed", fastSamples);
-    r["list by cid (10 CIDs)"] = await list(`?cid=${sample.cids.slice(0, 10).join(",")}`, fastSamples);
-    const mid = Math.floor(n / 2);
-    const name = `Report-${mid - (mid % 4)}.PDF`; // seeded names: Report-{i}.PDF for i % 4 == 0
-    r["list by name, exact"] = await list(`?name=${name}`, scanSamples);
-    r["list by name, iexact"] = await list(`?name=${name.toLowerCase()}&match=iexact`, scanSamples);
-    r["list by name, partial"] = await list(`?name=Report-1&match=partial`, scanSamples);
-    r["list by name, ipartial"] = await list(`?name=report-1&match=ipartial`, scanSamples);
-    r["list by meta"] = await list(`?meta=${encodeURIComponent('{"app":"bench"}')}`, scanSamples);
-    const oldestOnPage = (await call(mf, "GET", "/pins")).body.results.at(-1).created;
-    r["list next page (before=)"] = await list(`?before=${oldestOnPage}`, scanSamples);
+// ---------------------------------------------------------------------------------------------
+// One N
 
-    // What the local KV itself costs: one list of a prefix holding a single key, by a worker
-    // that does nothing else. (Miniflare's list slows as the namespace grows, whatever the prefix.)
-    const timeBaseline = async (url) => {
-      const t0 = performance.now();
+async function benchSize(n, build) {
+  const t0 = performance.now();
+  const { pins, scratch, seeded_in_s, prepare_s } = await prepare(n);
+  const mf = miniflare(scratch, [
+    {
+      name: "pins",
+      modules: true,
+      scriptPath: `${build}/index.js`,
+      modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+      compatibilityDate: "2026-04-20",
+      kvNamespaces,
+      bindings: {
+        USERS: JSON.stringify({ [USER]: "bench" }),
+        JWT_SECRET: "benchmark-secret-0123456789",
+        PIN_BACKEND: "instant",
+        DELEGATES: "/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN",
+        DEBUG_KV_OPS: "1",
+      },
+    },
+    {
+      name: "baseline",
+      modules: true,
+      scriptPath: `${root}bench/baseline.mjs`,
+      compatibilityDate: "2026-04-20",
+      kvNamespaces,
+    },
+  ]);
+  try {
+    await mf.ready;
+    const baseline = await mf.getWorker("baseline");
+    // Samples: enough for a p95, fewer where one request scans the whole pinset.
+    const FAST = 40;
+    const SCAN = n >= 100000 ? 10 : 20;
+    const every = Math.max(1, Math.floor(n / 20));
+    const sample = pins.filter((_, i) => i % every === 0).slice(0, 20);
+    const ids = sample.map((p) => p.pin);
+    const count = (q) => expectedCount(pins, q);
+    const list = (q, samples, expect) => measure(samples, () => call(mf, "GET", `/pins${q}`), expect);
+    const r = {};
+
+    process.stderr.write(`N=${n}: reads…\n`);
+    // Warm up (start-up and wasm compilation are not what a request costs) without listing
+    // pins, so that the first listing below is the pinset's first.
+    for (let i = 0; i < 20; i++) {
+      await call(mf, "GET", `/pins/${ids[i % ids.length]}`);
+      await baseline.fetch(`http://baseline.test/?k=p/${USER}/${ids[i % ids.length]}`).then((x) => x.arrayBuffer());
+    }
+    // The first listing of a quiet pinset scans everything and stores the per-status totals.
+    r["list newest page, first (stores totals)"] = await list("", 1, count({}));
+    for (let i = 0; i < 10; i++) await call(mf, "GET", "/pins?limit=1000");
+    r["list newest page"] = await list("", FAST, count({}));
+    r["list newest 1000"] = await list("?limit=1000", 10, count({}));
+    r["get by id"] = await measure(FAST, (i) => call(mf, "GET", `/pins/${ids[i % ids.length]}`));
+    for (const s of STATUSES) {
+      r[`--stat: status=${s}&limit=1`] = await list(`?status=${s}&limit=1`, FAST, count({ status: [s] }));
+    }
+    // Kubo's `ipfs pin remote service ls --stat` sends the four at once.
+    r["--stat: all four at once (as Kubo)"] = await measure(FAST, async () => {
+      const t = performance.now();
+      const all = await Promise.all(STATUSES.map((s) => call(mf, "GET", `/pins?status=${s}&limit=1`)));
+      STATUSES.forEach((s, i) => {
+        if (all[i].body.count !== count({ status: [s] })) throw new Error(`--stat ${s}: count ${all[i].body.count}`);
+      });
+      const ops = {};
+      for (const a of all) for (const [k, v] of Object.entries(a.ops)) ops[k] = (ops[k] ?? 0) + v;
+      return { ms: performance.now() - t, ops, body: null };
+    });
+    r["list by status=queued,failed"] = await list("?status=queued,failed", FAST, count({ status: ["queued", "failed"] }));
+    const cids = sample.slice(0, 10).map((p) => p.cid);
+    r["list by cid (10 CIDs)"] = await list(`?cid=${cids.join(",")}`, FAST, count({ cids }));
+    const mid = pins[Math.floor(n / 2) - (Math.floor(n / 2) % 4)]; // i % 4 == 0: "Report-{i}.PDF"
+    const name = mid.name;
+    r["list by name, exact"] = await list(`?name=${name}`, SCAN, count({ name }));
+    r["list by name, iexact"] = await list(`?name=${name.toLowerCase()}&match=iexact`, SCAN, count({ name: name.toLowerCase(), match: "iexact" }));
+    r["list by name, partial"] = await list(`?name=Report-1&match=partial`, SCAN, count({ name: "Report-1", match: "partial" }));
+    r["list by name, ipartial"] = await list(`?name=report-1&match=ipartial`, SCAN, count({ name: "report-1", match: "ipartial" }));
+    const meta = { app: "bench" };
+    r["list by meta"] = await list(`?meta=${encodeURIComponent(JSON.stringify(meta))}`, SCAN, count({ meta }));
+    const before = (await call(mf, "GET", "/pins")).body.results.at(-1).created;
+    r["list next page (before=)"] = await list(`?before=${before}`, SCAN, count({ before }));
+
+    // The baseline worker: what the local KV itself costs, with nothing else around it.
+    const timeBaseline = async (url, ops) => {
+      const t = performance.now();
       const res = await baseline.fetch(url);
       await res.arrayBuffer();
-      return { ms: performance.now() - t0, ops: { get: 0, put: 0, delete: 0, list: 1 }, body: null };
+      if (res.status !== 200) throw new Error(`baseline ${url} -> ${res.status}`);
+      return { ms: performance.now() - t, ops, body: null };
     };
-    r["baseline worker: one KV list of a 1-key prefix"] = await measure(fastSamples, (i) =>
-      timeBaseline(`http://baseline.test/?list=${encodeURIComponent(`c/${USER}/${sample.cids[i % sample.cids.length]}/`)}&limit=20`),
+    const GET1 = { get: 1, put: 0, delete: 0, list: 0 };
+    const LIST1 = { get: 0, put: 0, delete: 0, list: 1 };
+    r["baseline worker: one KV get"] = await measure(FAST, (i) => timeBaseline(`http://baseline.test/?k=p/${USER}/${ids[i % ids.length]}`, GET1));
+    r["baseline worker: one KV list, 1-key prefix"] = await measure(FAST, (i) =>
+      timeBaseline(`http://baseline.test/?list=${encodeURIComponent(`c/${USER}/${sample[i % sample.length].cid}/`)}&limit=20`, LIST1),
     );
-    r["baseline worker: one KV get"] = await measure(fastSamples, (i) => {
-      const url = `http://baseline.test/?k=p/${USER}/${ids[i % ids.length]}`;
-      return timeBaseline(url).then((x) => ({ ...x, ops: { get: 1, put: 0, delete: 0, list: 0 } }));
-    });
+    r["baseline worker: one KV list, 1000 keys"] = await measure(10, () =>
+      timeBaseline(`http://baseline.test/?list=${encodeURIComponent(`p/${USER}/`)}&limit=1000`, LIST1),
+    );
 
     process.stderr.write(`N=${n}: requests per second…\n`);
     const id = ids[0];
     const throughput = {
       "get by id": await rps(() => mf.dispatchFetch(`http://bench.test/pins/${id}`, { headers: { authorization: AUTH } })),
       "list newest page": await rps(() => mf.dispatchFetch("http://bench.test/pins", { headers: { authorization: AUTH } })),
-      "baseline (one KV get)": await rps(() => baseline.fetch(`http://baseline.test/?k=p/${USER}/${id}`)),
+      "baseline: one KV get": await rps(() => baseline.fetch(`http://baseline.test/?k=p/${USER}/${id}`)),
+      "baseline: one KV list": await rps(() =>
+        baseline.fetch(`http://baseline.test/?list=${encodeURIComponent(`c/${USER}/${sample[0].cid}/`)}&limit=20`),
+      ),
     };
 
     process.stderr.write(`N=${n}: writes…\n`);
-    // Writes last: each leaves a change marker, after which listings scan again for 120 s.
-    let fresh = 0;
-    const newCid = () => sample.cids[fresh++ % sample.cids.length];
+    // Writes last: each marks a change, after which listings scan again until it settles
+    // (docs/storage.md). The run's copy of the pinset is thrown away afterwards.
+    let next = 0;
+    const seededCid = () => sample[next++ % sample.length].cid;
     const added = [];
-    r["add"] = await measure(fastSamples, async () => {
-      const res = await call(mf, "POST", "/pins", { cid: newCid(), name: "bench-write" });
+    r["add"] = await measure(FAST, async () => {
+      const res = await call(mf, "POST", "/pins", { cid: seededCid(), name: "bench-write" });
       added.push(res.body.requestid);
       return res;
     });
     const replaced = [];
-    r["replace"] = await measure(fastSamples, async (i) => {
-      const res = await call(mf, "POST", `/pins/${added[i]}`, { cid: newCid(), name: "bench-replaced" });
+    r["replace"] = await measure(FAST, async (i) => {
+      const res = await call(mf, "POST", `/pins/${added[i]}`, { cid: seededCid(), name: "bench-replaced" });
       replaced.push(res.body.requestid);
       return res;
     });
-    r["list newest page, after a write"] = await list("", scanSamples);
-    r["delete"] = await measure(fastSamples, (i) => call(mf, "DELETE", `/pins/${replaced[i]}`));
-    await quiet(kv);
-    return { n, seeded_in_s: sample.seconds, requests: r, rps: throughput };
+    r["list newest page, after a write"] = await list("", SCAN, count({}) + FAST);
+    r["delete"] = await measure(FAST, (i) => call(mf, "DELETE", `/pins/${replaced[i]}`));
+    r["list newest page, after the deletes"] = await list("", 1, count({}));
+    return { n, seeded_in_s, prepare_s, seconds: Math.round((performance.now() - t0) / 100) / 10, requests: r, rps: throughput };
   } finally {
     await mf.dispose();
+    rmSync(scratch, { recursive: true, force: true });
   }
 }
 
-function bundle() {
-  const wasm = readFileSync(`${root}build/index_bg.wasm`);
-  const js = readFileSync(`${root}build/index.js`);
+// ---------------------------------------------------------------------------------------------
+// Bundle, native CPU, output
+
+function bundle(build) {
+  const wasm = readFileSync(`${build}/index_bg.wasm`);
+  const js = readFileSync(`${build}/index.js`);
   return {
     wasm_bytes: wasm.length,
     wasm_gzip_bytes: gzipSync(wasm, { level: 9 }).length,
     js_bytes: js.length,
     total_gzip_bytes: gzipSync(Buffer.concat([wasm, js]), { level: 9 }).length,
+    wasm_sha256: createHash("sha256").update(wasm).digest("hex"),
   };
 }
 
 function nativeCore() {
+  process.stderr.write("cargo bench --bench core…\n");
   const out = execFileSync("cargo", ["bench", "-q", "--bench", "core", "--", "--json"], { cwd: root, encoding: "utf8" });
   return JSON.parse(out.slice(out.indexOf("[")));
 }
 
-function opsText(o) {
-  return `${o.get}/${o.put}/${o.delete}/${o.list}`;
-}
+const opsText = (o) => `${o.get}/${o.put}/${o.delete}/${o.list}`;
+const kib = (b) => `${(b / 1024).toFixed(0)} KiB`;
 
 function table(results) {
-  const lines = [];
   const sizes = results.sizes;
   const names = Object.keys(sizes[0].requests);
-  lines.push(`KV operations per request (get/put/delete/list) and latency p50 / p95 in ms, local workerd:`);
-  lines.push("");
-  lines.push(`| request | ${sizes.map((s) => `N = ${s.n.toLocaleString("en")}`).join(" | ")} |`);
-  lines.push(`|---|${sizes.map(() => "---").join("|")}|`);
+  const head = `| request | ${sizes.map((s) => `N = ${s.n.toLocaleString("en")}`).join(" | ")} |`;
+  const rule = `|---|${sizes.map(() => "---").join("|")}|`;
+  const lines = [];
+  lines.push(`KV operations per request, get/put/delete/list (from \`x-kv-ops\`):`, "", head, rule);
   for (const name of names) {
-    const cells = sizes.map((s) => {
-      const r = s.requests[name];
-      return `${opsText(r.ops)}${r.ops_vary ? "*" : ""} · ${r.p50_ms} / ${r.p95_ms}`;
-    });
-    lines.push(`| ${name} | ${cells.join(" | ")} |`);
+    lines.push(`| ${name} | ${sizes.map((s) => opsText(s.requests[name].ops) + (s.requests[name].ops_seen ? " *" : "")).join(" | ")} |`);
   }
-  lines.push("");
-  lines.push(`Requests per second (${CONCURRENCY} in flight, ${RPS_SECONDS} s each), and the ratio to the baseline worker (one KV get) in the same run:`);
-  lines.push("");
-  lines.push(`| N | get by id | newest page | baseline | get by id ÷ baseline | newest page ÷ baseline |`);
-  lines.push(`|---|---|---|---|---|---|`);
+  lines.push("", `Latency p50 / p95 in ms, and the CPU workerd spent per request in ms (local workerd, one request at a time):`, "", head, rule);
+  for (const name of names) {
+    lines.push(`| ${name} | ${sizes.map((s) => `${s.requests[name].p50_ms} / ${s.requests[name].p95_ms} (cpu ${s.requests[name].workerd_cpu_ms})`).join(" | ")} |`);
+  }
+  lines.push(
+    "",
+    `Requests per second (${CONCURRENCY} in flight, ${RPS_SECONDS} s each), and the ratio to the baseline worker (one KV get) in the same run:`,
+    "",
+    `| N | get by id | newest page | baseline: one get | baseline: one list | get by id ÷ baseline | newest page ÷ baseline |`,
+    `|---|---|---|---|---|---|---|`,
+  );
   for (const s of sizes) {
-    const b = s.rps["baseline (one KV get)"];
+    const b = s.rps["baseline: one KV get"];
     const g = s.rps["get by id"];
     const l = s.rps["list newest page"];
-    lines.push(`| ${s.n.toLocaleString("en")} | ${g} | ${l} | ${b} | ${(g / b).toFixed(2)} | ${(l / b).toFixed(2)} |`);
+    lines.push(`| ${s.n.toLocaleString("en")} | ${g} | ${l} | ${b} | ${s.rps["baseline: one KV list"]} | ${(g / b).toFixed(2)} | ${(l / b).toFixed(2)} |`);
   }
-  lines.push("");
   const b = results.bundle;
-  lines.push(`Bundle: wasm ${(b.wasm_bytes / 1024).toFixed(0)} KiB raw, ${(b.wasm_gzip_bytes / 1024).toFixed(0)} KiB gzipped (with the JS glue: ${(b.total_gzip_bytes / 1024).toFixed(0)} KiB gzipped; the free plan allows 3 MB).`);
-  lines.push("");
-  lines.push(`Native CPU per call (\`cargo bench --bench core\`), against the free plan's 10 ms:`);
-  lines.push("");
-  lines.push(`| operation | µs | margin |`);
-  lines.push(`|---|---|---|`);
+  lines.push(
+    "",
+    `Bundle: wasm ${kib(b.wasm_bytes)} raw, ${kib(b.wasm_gzip_bytes)} gzipped (with the JS glue: ${kib(b.total_gzip_bytes)} gzipped; the free plan allows 3 MB).`,
+    "",
+    `Native CPU per call (\`cargo bench --bench core\`), against the free plan's 10 ms:`,
+    "",
+    `| operation | µs | margin |`,
+    `|---|---|---|`,
+  );
   for (const c of results.core) lines.push(`| ${c.op} | ${c.us} | ${c.margin_x}× |`);
-  lines.push("");
-  lines.push(`\\* the operations varied between samples; the first sample's are shown.`);
+  if (sizes.some((s) => Object.values(s.requests).some((r) => r.ops_seen))) {
+    lines.push("", `\\* the operations varied between samples; the first sample's are shown (all in bench/results.json).`);
+  }
   return lines.join("\n");
 }
 
+// ---------------------------------------------------------------------------------------------
+
+const started = performance.now();
+if (!existsSync(`${root}build/index.js`)) throw new Error("build/ is missing: run `bash scripts/build.sh`");
+// The whole run uses one copy of the build, whatever happens to build/ meanwhile.
+const build = `${DATA}/build`;
+rmSync(build, { recursive: true, force: true });
+mkdirSync(build, { recursive: true });
+for (const f of ["index.js", "index_bg.wasm"]) copyFileSync(`${root}build/${f}`, `${build}/${f}`);
+
+const git = (...args) => execFileSync("git", args, { cwd: root, encoding: "utf8" }).trim();
 const results = {
   date: new Date().toISOString(),
+  commit: git("rev-parse", "--short", "HEAD"),
   machine: `${os.cpus()[0]?.model ?? "unknown"} × ${os.cpus().length}, ${process.version}`,
   sizes: [],
 };
-if (!existsSync(`${root}build/index.js`)) throw new Error("build/ is missing: run `bash scripts/build.sh`");
-for (const n of SIZES) results.sizes.push(await benchSize(n));
-results.bundle = bundle();
+for (const n of SIZES) results.sizes.push(await benchSize(n, build));
+results.bundle = bundle(build);
 results.core = nativeCore();
+results.total_seconds = Math.round((performance.now() - started) / 1000);
 writeFileSync(`${root}bench/results.json`, `${JSON.stringify(results, null, 2)}\n`);
 const text = table(results);
 console.log(text);
+process.stderr.write(`bench: ${results.total_seconds} s in all\n`);
 
 const readme = `${root}README.md`;
 const OPEN = "<!-- bench:start -->";
@@ -325,5 +489,6 @@ const md = readFileSync(readme, "utf8");
 if (md.includes(OPEN) && md.includes(CLOSE)) {
   const head = md.slice(0, md.indexOf(OPEN) + OPEN.length);
   const tail = md.slice(md.indexOf(CLOSE));
-  writeFileSync(readme, `${head}\n${results.date.slice(0, 10)}, ${results.machine}:\n\n${text}\n${tail}`);
+  const when = `${results.date.slice(0, 10)}, commit ${results.commit}, ${results.machine}, ${results.total_seconds} s in all:`;
+  writeFileSync(readme, `${head}\n${when}\n\n${text}\n${tail}`);
 }

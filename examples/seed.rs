@@ -1,27 +1,35 @@
-//! Prints, as NDJSON (`{"k":key,"v":value,"m":metadata}` per line), the KV entries of a pinset of
-//! N pins for one user, written by the real `PinStore` — so the benchmark's seeded data has
-//! exactly the layout and list metadata the worker writes, without going through N requests.
+//! Prints, as NDJSON, the KV entries of a pinset of N pins for one user, written by the real
+//! `PinStore` — so the benchmark's seeded data has exactly the layout and list metadata the
+//! worker writes, without going through N requests. Per pin, first its entries
+//! (`{"k":key,"v":value,"m":metadata}`), then what the pin is
+//! (`{"pin":requestid,"created_ms":..,"cid":..,"status":..,"name":..,"meta":{..}}`), from which the
+//! benchmark picks its queries and works out the `count` each listing must answer.
 //!
 //!     cargo run --release --example seed -- N USER
 //!
-//! The pins are spread over the past days (one per second), with a realistic mix: most pinned,
-//! some queued, pinning or failed; names of mixed case; meta on some. Change markers (`v/`) are
-//! left out: a pinset seeded this way looks like one whose last write was long ago.
+//! The pins are spread over time (one per second), with a realistic mix: most pinned, some
+//! queued, pinning or failed; names of mixed case; meta on some. Only the pin's own keys are
+//! printed (its record and its CID index, named by `store::keys`): whatever else a write puts
+//! (change markers) is left out, so the pinset looks like one whose last write was long ago.
 
 use edge_pinning::auth::user::UserId;
 use edge_pinning::domain::{cid::Cid, request_id::RequestId, status::Status, timestamp::Millis};
 use edge_pinning::store::kv::{Kv, KvError, ListPage};
-use edge_pinning::store::{pins::PinStore, record::PinRecord};
+use edge_pinning::store::{keys, pins::PinStore, record::PinRecord};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::io::{BufWriter, Write};
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
-/// A `Kv` that writes every put to stdout and holds nothing.
-struct Printer(std::cell::RefCell<BufWriter<std::io::Stdout>>);
+/// A `Kv` that writes the puts of the keys in `wanted` to stdout and holds nothing.
+struct Printer {
+    out: RefCell<BufWriter<std::io::Stdout>>,
+    wanted: RefCell<Vec<String>>,
+}
 
 impl Kv for Printer {
     async fn get(&self, _: &str) -> Result<Option<String>, KvError> {
@@ -34,11 +42,11 @@ impl Kv for Printer {
         meta: &Value,
         _: Option<u64>,
     ) -> Result<(), KvError> {
-        if key.starts_with("v/") {
+        if !self.wanted.borrow().iter().any(|k| k == key) {
             return Ok(());
         }
         let line = json!({"k": key, "v": value, "m": meta});
-        writeln!(self.0.borrow_mut(), "{line}").map_err(|e| KvError(e.to_string()))
+        writeln!(self.out.borrow_mut(), "{line}").map_err(|e| KvError(e.to_string()))
     }
     async fn delete(&self, _: &str) -> Result<(), KvError> {
         Ok(())
@@ -75,7 +83,10 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .expect("usage: seed N USER");
     let user = UserId::parse(&args.next().expect("usage: seed N USER")).expect("a valid user");
-    let out = Printer(std::cell::RefCell::new(BufWriter::new(std::io::stdout())));
+    let out = Printer {
+        out: RefCell::new(BufWriter::new(std::io::stdout())),
+        wanted: RefCell::new(Vec::new()),
+    };
     let store = PinStore::new(&out, &user);
     let start = 1_700_000_000_000u64;
     for i in 0..n {
@@ -102,8 +113,8 @@ fn main() {
         let cid = Cid::parse(&cid_text).expect("a valid CID");
         let record = PinRecord {
             status,
-            cid: cid_text,
-            name: Some(name),
+            cid: cid_text.clone(),
+            name: Some(name.clone()),
             origins: Vec::new(),
             meta,
             info: [(
@@ -114,7 +125,17 @@ fn main() {
             delegates: Vec::new(),
             partial: false,
         };
+        *out.wanted.borrow_mut() = vec![keys::pin(&user, &id), keys::cid_index(&user, &cid, &id)];
         block_on(store.put(&id, &cid, &record, created)).expect("stdout is writable");
+        let line = json!({
+            "pin": id.as_str(),
+            "created_ms": created.0,
+            "cid": cid_text,
+            "status": status.as_str(),
+            "name": name,
+            "meta": record.meta,
+        });
+        writeln!(out.out.borrow_mut(), "{line}").expect("stdout is writable");
     }
-    out.0.borrow_mut().flush().expect("stdout is writable");
+    out.out.borrow_mut().flush().expect("stdout is writable");
 }
