@@ -178,6 +178,7 @@ describe("listing", () => {
       ["?after=2020-13-01T00:00:00Z", "after"],
       ["?cid=notacid", "cid"],
       [`?cid=${Array.from({ length: 11 }, (_, i) => cid(i)).join(",")}`, "cid"],
+      [`?cid=${cid(10)},${cid(10)}`, "cid"],
       ["?meta=%7Bnot-json", "meta"],
       [`?meta=${q({ a: 1 })}`, "meta"],
       [`?name=${"x".repeat(256)}`, "name"],

@@ -181,7 +181,12 @@ fn parse_cids(items: &[&str]) -> Result<Vec<Cid>, ApiError> {
         ));
     }
     let mut cids: Vec<Cid> = Vec::with_capacity(items.len());
-    for item in items {
+    for (i, item) in items.iter().enumerate() {
+        // The schema's `uniqueItems`: the same string twice is a malformed list. Two spellings
+        // of one CID are distinct items, and filter as one.
+        if items[..i].contains(item) {
+            return Err(ApiError::bad("cid", format!("'{item}' is listed twice")));
+        }
         let cid = Cid::parse(item).map_err(|e| ApiError::bad("cid", e))?;
         if !cids.iter().any(|c| c.canonical() == cid.canonical()) {
             cids.push(cid);
@@ -251,6 +256,8 @@ mod tests {
         assert_eq!(bad_field(&[("cid", "nope")]), "cid");
         let eleven = [V1; 11].join(",");
         assert_eq!(bad_field(&[("cid", &eleven)]), "cid");
+        assert_eq!(bad_field(&[("cid", &format!("{V1},{V1}"))]), "cid");
+        assert_eq!(bad_field(&[("cid", V1), ("cid", V1)]), "cid");
         assert_eq!(bad_field(&[("name", "")]), "name");
         assert_eq!(bad_field(&[("match", "fuzzy")]), "match");
         assert_eq!(bad_field(&[("before", "yesterday")]), "before");
