@@ -8,6 +8,8 @@
 //
 //   BENCH_SIZES=1000,10000 node bench/run.mjs     (default 1000,10000,100000)
 //
+// A run of other sizes writes bench/.data/results.json instead, and leaves the README alone.
+//
 // Seeding goes through Miniflare's KV API, not through requests: `cargo run --example seed`
 // prints the entries the real PinStore writes. Each N is seeded once into bench/.data/N/seeded
 // (ignored by git), tagged with the SHA-256 of the seed's output: a later run reseeds only when
@@ -25,7 +27,10 @@ import { Miniflare } from "miniflare";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const DATA = `${root}bench/.data`;
-const SIZES = (process.env.BENCH_SIZES ?? "1000,10000,100000").split(",").map(Number);
+const ALL_SIZES = "1000,10000,100000";
+const SIZES = (process.env.BENCH_SIZES ?? ALL_SIZES).split(",").map(Number);
+// Only a run of every size replaces bench/results.json and the README's table.
+const FULL = SIZES.join(",") === ALL_SIZES;
 const USER = "bench";
 const AUTH = `Basic ${Buffer.from("bench:bench").toString("base64")}`;
 const RPS_SECONDS = Number(process.env.BENCH_RPS_SECONDS ?? 4);
@@ -153,6 +158,7 @@ function expectedCount(pins, { status = ["pinned"], name, match = "exact", meta,
 
 /** Nanoseconds of CPU the workerd process (Miniflare's runtime, a child of this one) has used. */
 function workerdCpuNs() {
+  if (!existsSync("/proc")) return NaN; // Linux only
   let total = 0;
   for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
     let stat;
@@ -226,7 +232,7 @@ async function measure(samples, make, expect) {
     samples,
     p50_ms: round(pct(times, 50)),
     p95_ms: round(pct(times, 95)),
-    workerd_cpu_ms: round(cpuMs),
+    workerd_cpu_ms: Number.isFinite(cpuMs) ? round(cpuMs) : null,
     ...(first.body?.count !== undefined ? { count: first.body.count } : {}),
   };
 }
@@ -425,7 +431,7 @@ function table(results) {
   }
   lines.push("", `Latency p50 / p95 in ms, and the CPU workerd spent per request in ms (local workerd, one request at a time):`, "", head, rule);
   for (const name of names) {
-    lines.push(`| ${name} | ${sizes.map((s) => `${s.requests[name].p50_ms} / ${s.requests[name].p95_ms} (cpu ${s.requests[name].workerd_cpu_ms})`).join(" | ")} |`);
+    lines.push(`| ${name} | ${sizes.map((s) => `${s.requests[name].p50_ms} / ${s.requests[name].p95_ms} (cpu ${s.requests[name].workerd_cpu_ms ?? "n/a"})`).join(" | ")} |`);
   }
   lines.push(
     "",
@@ -481,7 +487,7 @@ for (const n of SIZES) results.sizes.push(await benchSize(n, build));
 results.bundle = bundle(build);
 results.core = nativeCore();
 results.total_seconds = Math.round((performance.now() - started) / 1000);
-writeFileSync(`${root}bench/results.json`, `${JSON.stringify(results, null, 2)}\n`);
+writeFileSync(FULL ? `${root}bench/results.json` : `${DATA}/results.json`, `${JSON.stringify(results, null, 2)}\n`);
 const text = table(results);
 console.log(text);
 process.stderr.write(`bench: ${results.total_seconds} s in all\n`);
@@ -490,7 +496,7 @@ const readme = `${root}README.md`;
 const OPEN = "<!-- bench:start -->";
 const CLOSE = "<!-- bench:end -->";
 const md = readFileSync(readme, "utf8");
-if (md.includes(OPEN) && md.includes(CLOSE)) {
+if (FULL && md.includes(OPEN) && md.includes(CLOSE)) {
   const head = md.slice(0, md.indexOf(OPEN) + OPEN.length);
   const tail = md.slice(md.indexOf(CLOSE));
   const commit = `commit ${results.commit}${results.src_dirty ? " with uncommitted changes to src/" : ""}`;
