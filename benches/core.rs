@@ -128,6 +128,14 @@ fn main() {
         ),
     ));
     rows.push((
+        "GET /pins?name=report&match=ipartial (scan 1000, page of 10)",
+        measure(20, 15, request("/pins?name=report&match=ipartial")),
+    ));
+    rows.push((
+        "GET /pins?name=nothing (scan 1000, no match)",
+        measure(20, 15, request("/pins?name=nothing")),
+    ));
+    rows.push((
         "GET /pins?cid=<10 CIDs>",
         measure(50, 15, request(&format!("/pins?cid={}", ten.join(",")))),
     ));

@@ -174,6 +174,30 @@ impl<'a, K: Kv> PinStore<'a, K> {
                 let Some(id) = RequestId::parse(tail) else {
                     continue;
                 };
+                // Status and name first, borrowed: enough to count a pin, or to pass over one
+                // that fails the filter or falls beyond the page, without building its record.
+                // (While the page fills without a name filter, most pins go on the page: the
+                // record is built at once rather than read twice.)
+                let prefilter = out.results.len() >= q.limit || q.name.is_some();
+                let view = prefilter
+                    .then(|| PinRecord::view_metadata(key.metadata.as_ref()))
+                    .flatten();
+                if let Some(view) = view {
+                    let candidate = Candidate {
+                        created: id.created(),
+                        status: view.status,
+                        name: (!view.partial || view.name.is_some())
+                            .then_some(view.name.as_deref()),
+                        meta: None,
+                    };
+                    let verdict = q.judge(&candidate);
+                    let counted_only = verdict == Verdict::Yes && out.results.len() >= q.limit;
+                    if verdict == Verdict::No || counted_only {
+                        tally.add(view.status);
+                        out.count += usize::from(counted_only);
+                        continue;
+                    }
+                }
                 let record = match PinRecord::from_metadata(key.metadata.as_ref()) {
                     Some(r) => r,
                     // Written without metadata (never by this code): read the record.

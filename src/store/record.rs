@@ -6,6 +6,7 @@ use crate::domain::status::Status;
 use crate::store::kv::MAX_METADATA_BYTES;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,6 +29,17 @@ pub struct PinRecord {
     pub delegates: Vec<String>,
     /// Set only in metadata that left fields out; absent fields are then unknown, not empty.
     #[serde(rename = "p", default, skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
+}
+
+/// What a scan needs to judge a pin by status and name; the rest of the record is skipped.
+#[derive(Debug, Deserialize)]
+pub struct PinView<'a> {
+    #[serde(rename = "s")]
+    pub status: Status,
+    #[serde(rename = "n", borrow, default)]
+    pub name: Option<Cow<'a, str>>,
+    #[serde(rename = "p", default)]
     pub partial: bool,
 }
 
@@ -82,6 +94,15 @@ impl PinRecord {
             slim.meta.clear();
         }
         as_metadata(&slim)
+    }
+
+    /// The status and name in this metadata, read without copying: a scan judges every key,
+    /// and most keys never reach the page. `None` for metadata that is not a record string.
+    pub fn view_metadata(v: Option<&Value>) -> Option<PinView<'_>> {
+        match v? {
+            Value::String(json) => serde_json::from_str(json).ok(),
+            _ => None,
+        }
     }
 
     /// Whether filters on name/meta can be judged from this (possibly partial) record.
