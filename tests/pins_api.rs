@@ -163,6 +163,37 @@ fn filters_and_counts() {
 }
 
 #[test]
+fn empty_names_and_meta_keys_are_values_like_any_other() {
+    // The schema gives `name` only a maxLength and lets a meta key be any string.
+    let mut c = Client::new("instant", 1000);
+    let empty = c.pin(
+        "alice",
+        json!({"cid": cid(1), "name": "", "meta": {"": "x"}}),
+    );
+    assert_eq!(
+        empty["pin"],
+        json!({"cid": cid(1), "name": "", "meta": {"": "x"}})
+    );
+    c.now += 10;
+    c.pin("alice", json!({"cid": cid(2), "name": "doc"}));
+    c.now += 10;
+    c.pin("alice", json!({"cid": cid(3)}));
+    let count = |q: &str| {
+        let r = c.call("alice", "GET", q, "");
+        assert_eq!(r.status, 200, "{q}: {}", r.body);
+        r.body["count"].as_u64().unwrap()
+    };
+    assert_eq!(count("/pins?name="), 1);
+    assert_eq!(
+        count("/pins?name=&match=partial"),
+        2,
+        "every pin with a name"
+    );
+    assert_eq!(count("/pins?meta=%7B%22%22%3A%22x%22%7D"), 1);
+    assert_eq!(count("/pins?meta[]=x"), 1);
+}
+
+#[test]
 fn queued_backend_and_default_status_filter() {
     let c = Client::new("none", 1000);
     let p = c.pin("alice", json!({"cid": cid(1)}));

@@ -126,7 +126,7 @@ impl ListQuery {
             ),
             (None, false) => Some(serde_json::Value::Object(meta_fields)),
         }
-        .map(|v| PinMeta::parse(v).map_err(|e| ApiError::bad("meta", e)))
+        .map(|v| PinMeta::parse_filter(v).map_err(|e| ApiError::bad("meta", e)))
         .transpose()?;
         Ok(ListQuery {
             cids,
@@ -258,7 +258,7 @@ mod tests {
         assert_eq!(bad_field(&[("cid", &eleven)]), "cid");
         assert_eq!(bad_field(&[("cid", &format!("{V1},{V1}"))]), "cid");
         assert_eq!(bad_field(&[("cid", V1), ("cid", V1)]), "cid");
-        assert_eq!(bad_field(&[("name", "")]), "name");
+        assert_eq!(bad_field(&[("name", &"n".repeat(256))]), "name");
         assert_eq!(bad_field(&[("match", "fuzzy")]), "match");
         assert_eq!(bad_field(&[("before", "yesterday")]), "before");
         assert_eq!(bad_field(&[("after", "2020-01-01")]), "after");
@@ -266,6 +266,13 @@ mod tests {
         assert_eq!(bad_field(&[("meta", r#"{"a":1}"#)]), "meta");
         assert_eq!(bad_field(&[("meta[a]", "1"), ("meta[a]", "2")]), "meta[a]");
         assert_eq!(bad_field(&[("meta", "{}"), ("meta[a]", "1")]), "meta");
+    }
+
+    #[test]
+    fn empty_strings_the_schema_allows_are_filters() {
+        // `name` has only a maxLength, and a meta key may be any string.
+        let d = q(&[("name", ""), ("meta", r#"{"":""}"#)]).unwrap();
+        assert!(d.name.is_some() && d.meta.is_some());
     }
 
     #[test]

@@ -55,10 +55,9 @@ pub struct NameFilter {
 }
 
 impl NameFilter {
+    /// Any name a pin can have, the empty one too (the schema's `name` has no `minLength`):
+    /// `name=` matches pins named "" exactly, and with `partial` every pin that has a name.
     pub fn parse(name: &str, mode: MatchMode) -> Result<NameFilter, String> {
-        if name.is_empty() {
-            return Err("must not be empty".into());
-        }
         let name = PinName::parse(name)?;
         let needle = match mode {
             MatchMode::IExact | MatchMode::IPartial => name.0.to_lowercase(),
@@ -102,11 +101,19 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_name_is_a_filter_like_any_other() {
+        assert!(filter("", "exact").matches(Some("")));
+        assert!(!filter("", "iexact").matches(Some("a")));
+        assert!(filter("", "partial").matches(Some("a")));
+        assert!(!filter("", "ipartial").matches(None));
+    }
+
+    #[test]
     fn unicode_case_folding_and_length() {
         assert!(filter("ÄPFEL", "iexact").matches(Some("äpfel")));
         assert!(PinName::parse(&"é".repeat(255)).is_ok());
         assert!(PinName::parse(&"é".repeat(256)).is_err());
-        assert!(NameFilter::parse("", MatchMode::Exact).is_err());
+        assert!(NameFilter::parse(&"é".repeat(256), MatchMode::Exact).is_err());
         assert!(MatchMode::parse("EXACT").is_err());
     }
 }
