@@ -2,11 +2,11 @@
 
 Why: the spec's schemas are looser than the spec's own text. `Pin.cid` and the items of the `cid`
 query parameter are a bare `type: string`, but the text calls them a "Content Identifier (CID)";
-`Pin.origins` items are a bare `type: string`, but the text says "All multiaddrs MUST end with
-`/p2p/{peerID}`" (section "Optimizing for speed and connectivity"). Where the spec is open,
-docs/behaviour.md sets limits (meta keys 1-255 characters, at most 1000 keys, 16 KiB; body 64 KiB;
-name filter 1-255 characters). Every operation lists `400 BadRequest` (and `4XX`). So a random string
-that schemathesis calls schema-valid ("positive") may be a request the worker is right to refuse.
+`Pin.origins` items are a bare `type: string`, but the text calls them "multiaddr lists" (section
+"Provider hints"). Where the spec asks for bounds without giving them, docs/behaviour.md sets them
+(meta: keys at most 255 characters, at most 1000 keys, 16 KiB as JSON; body 64 KiB). Every operation
+lists `400 BadRequest` (and `4XX`). So a random string that schemathesis calls schema-valid
+("positive") may be a request the worker is right to refuse.
 
 What, and nothing else:
   * `add_links` (before_load_schema): the spec has no OpenAPI `links`, and schemathesis cannot infer
@@ -19,14 +19,17 @@ What, and nothing else:
   * `realistic_values` (map_case, both generation modes): in about 4 cases out of 5, every cid string
     that is not a real CID becomes one of the real CIDs below, and every origin string that is not a
     multiaddr becomes one of the multiaddrs below (distinct strings stay distinct and equal ones stay
-    equal, so uniqueItems/maxItems mutations of negative cases survive). The positive cases then get
+    equal, so uniqueItems/maxItems mutations of negative cases survive; an empty `cid=`, the wire form of
+    the empty list that minItems forbids, is left as it is). The positive cases then get
     past the CID parser to the rest of the API, and negative cases are refused for the mutation
     schemathesis made rather than for the CID. The 1 case in 5 left alone keeps fuzzing the parsers.
   * `documented_rejection` (filter_failure): drops a `positive_data_acceptance` failure only when the
     response is 400 BAD_REQUEST whose `details` name a field (`"<field>: ..."`) that the request
     really filled with something the spec text or docs/behaviour.md lets the worker refuse (see
-    `_refusable_fields`), or 413 PAYLOAD_TOO_LARGE for a body over 64 KiB. A 400 naming any other
-    field, or a 400 for a real CID / multiaddr / in-limit meta, is still reported.
+    `_refusable_fields`: a cid that is not a CID, an origin without a multiaddr's shape, a meta over the
+    documented bounds), or 413 PAYLOAD_TOO_LARGE for a body over 64 KiB. A 400 naming any other field,
+    or a 400 for a real CID / a multiaddr-shaped origin / an in-bounds meta, is still reported; so is
+    any refusal of a `name` (the worker takes every name the schema allows) or of a `meta` filter.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import unicodedata
 
 import schemathesis
 
@@ -138,7 +142,7 @@ def realistic_values(context, case):
         raw = query["cid"]
         if isinstance(raw, list):
             case.query = {**query, "cid": _substitute(raw, CID_POOL, REAL_CIDS, rng)}
-        elif isinstance(raw, str):  # already serialised as `a,b,c`
+        elif isinstance(raw, str) and raw:  # already serialised as `a,b,c`; "" is the empty list
             case.query = {**query, "cid": ",".join(_substitute(raw.split(","), CID_POOL, REAL_CIDS, rng))}
     return case
 
@@ -180,12 +184,30 @@ def _query_cids(query: dict) -> list:
 
 
 def _meta_refusable(meta: object) -> bool:
-    # docs/behaviour.md: "at most 1000 keys, each key 1-255 characters, whole object at most 16 KiB as JSON".
+    # docs/behaviour.md: "at most 1000 keys, each key at most 255 characters (the empty key too), whole
+    # object at most 16 KiB as compact JSON (escapes included)"; characters are code points, as len()
+    # counts them.
     if not isinstance(meta, dict):
         return False
-    if len(meta) > 1000 or any(not 1 <= len(k) <= 255 for k in meta):
+    if len(meta) > 1000 or any(len(k) > 255 for k in meta):
         return True
-    return len(json.dumps(meta, ensure_ascii=False, separators=(",", ":")).encode()) > 16 * 1024
+    as_json = json.dumps(meta, ensure_ascii=False, separators=(",", ":"))
+    return len(as_json.encode("utf-8", "surrogatepass")) > 16 * 1024
+
+
+def _origin_refusable(origin: object) -> bool:
+    # docs/behaviour.md: each origin is "a string of a multiaddr's shape (`/` and a protocol name first,
+    # so not `/` alone nor `//…`) with no whitespace or control characters, at most 1024 bytes; private
+    # addresses and unfamiliar protocols are kept"; the spec's text: origins are multiaddrs. A refusal
+    # of any other origin is reported.
+    if not isinstance(origin, str):
+        return False
+    return (
+        len(origin.encode("utf-8", "surrogatepass")) > 1024
+        or not origin.startswith("/")
+        or origin[1:].split("/", 1)[0] == ""
+        or any(c.isspace() or unicodedata.category(c) == "Cc" for c in origin)
+    )
 
 
 def _refusable_fields(case) -> set[str]:
@@ -194,19 +216,16 @@ def _refusable_fields(case) -> set[str]:
     if "cid" in body and body["cid"] not in REAL_CIDS:
         fields.add("cid")  # spec: "Content Identifier (CID)"; docs/behaviour.md: parsed as CIDv0/CIDv1
     origins = body.get("origins")
-    if isinstance(origins, list) and any(o not in REAL_MULTIADDRS for o in origins):
-        fields.add("origins")  # spec: "All multiaddrs MUST end with /p2p/{peerID}"
+    if isinstance(origins, list) and any(_origin_refusable(o) for o in origins):
+        fields.add("origins")
     if _meta_refusable(body.get("meta")):
         fields.add("meta")
     query = case.query if isinstance(case.query, dict) else {}
-    # Deliberately absent: the `meta` filter of GET /pins. docs/behaviour.md says only "URL-encoded JSON
-    # object of strings" there (the key limits are stated for Pin.meta), so a 400 for, say, {"": ""}
-    # stays reported.
+    # Deliberately absent: `name` (in the body or as a filter, any string up to the schema's maxLength
+    # is taken) and the `meta` filter of GET /pins (docs/behaviour.md says only "URL-encoded JSON object
+    # of strings" there), so a 400 for either stays reported.
     if "cid" in query and any(c not in REAL_CIDS for c in _query_cids(query)):
         fields.add("cid")
-    name = query.get("name")
-    if isinstance(name, str) and not 1 <= len(name) <= 255:
-        fields.add("name")  # docs/behaviour.md: "`name` (1-255 characters)"
     return fields
 
 

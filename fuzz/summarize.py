@@ -1,7 +1,7 @@
 """Summarise a fuzz/run.sh NDJSON report: requests per operation, generation mode and status, the
 commonest error details, and every check failure (also the ones hooks.py dropped).
 
-    fuzz/.venv/bin/python fuzz/summarize.py [fuzz/report/ndjson-*.ndjson]
+    fuzz/.venv/bin/python fuzz/summarize.py [NDJSON file...]   (default: every one under fuzz/report/)
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ def _body(raw):
 
 def main() -> None:
     here = os.path.dirname(os.path.abspath(__file__))
-    paths = sys.argv[1:] or sorted(glob.glob(os.path.join(here, "report", "ndjson-*.ndjson")))[-1:]
+    # fuzz/run.sh empties fuzz/report/ first, so what is there is one run (unit/ and stateful/).
+    paths = sys.argv[1:] or sorted(glob.glob(os.path.join(here, "report", "**", "ndjson-*.ndjson"), recursive=True))
     if not paths:
         sys.exit("no NDJSON report found")
     statuses: collections.Counter = collections.Counter()
