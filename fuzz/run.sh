@@ -48,10 +48,13 @@ if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
 fi
 
 # --- schemathesis in a venv of its own ---------------------------------------------------------------
+# (Re)installed when fuzz/requirements.txt differs from the copy the last install left in the venv.
 ST="$FUZZ_DIR/.venv/bin/schemathesis"
-if [ ! -x "$ST" ]; then
-  python3 -m venv "$FUZZ_DIR/.venv"
-  timeout 600 "$FUZZ_DIR/.venv/bin/pip" install --quiet -r "$FUZZ_DIR/requirements.txt"
+if [ ! -x "$ST" ] || ! cmp -s "$FUZZ_DIR/requirements.txt" "$FUZZ_DIR/.venv/requirements.txt"; then
+  [ -x "$FUZZ_DIR/.venv/bin/python" ] || python3 -m venv "$FUZZ_DIR/.venv"
+  timeout 600 "$FUZZ_DIR/.venv/bin/pip" install --quiet -r "$FUZZ_DIR/requirements.txt" ||
+    die "pip could not install fuzz/requirements.txt"
+  cp "$FUZZ_DIR/requirements.txt" "$FUZZ_DIR/.venv/requirements.txt"
 fi
 
 # --- a wrangler config for this run, beside a copy of .dev.vars -------------------------------------
