@@ -4,27 +4,39 @@
 
 use super::timestamp::Millis;
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct RequestId(String);
+/// Held inline (no allocation): a scan parses one for every key it lists.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RequestId([u8; 32]);
 
 impl RequestId {
     pub fn new(created: Millis, random: u64) -> RequestId {
-        RequestId(format!("{:016x}{random:016x}", u64::MAX - created.0))
+        let hex = format!("{:016x}{random:016x}", u64::MAX - created.0);
+        RequestId::parse(&hex).expect("32 lowercase hex digits")
     }
 
     /// Anything that is not one of our ids cannot name a pin: the caller answers 404.
     pub fn parse(s: &str) -> Option<RequestId> {
-        let ok = s.len() == 32 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-        ok.then(|| RequestId(s.to_owned()))
+        let bytes: [u8; 32] = s.as_bytes().try_into().ok()?;
+        let hex = bytes.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        hex.then_some(RequestId(bytes))
     }
 
     pub fn created(&self) -> Millis {
-        let inverted = u64::from_str_radix(&self.0[..16], 16).expect("parsed ids are hex");
+        let inverted = self.0[..16].iter().fold(0u64, |n, &b| {
+            let digit = if b >= b'a' { b - b'a' + 10 } else { b - b'0' };
+            n << 4 | u64::from(digit)
+        });
         Millis(u64::MAX - inverted)
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        std::str::from_utf8(&self.0).expect("hex digits are ASCII")
+    }
+}
+
+impl std::fmt::Debug for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RequestId({})", self.as_str())
     }
 }
 

@@ -24,32 +24,40 @@ impl Millis {
 
     /// `2020-07-27T17:32:28.276Z`.
     pub fn to_rfc3339(self) -> String {
+        let mut out = Vec::with_capacity(24);
+        self.write_rfc3339(&mut out);
+        String::from_utf8(out).expect("digits and separators are ASCII")
+    }
+
+    /// Appends `to_rfc3339` to `out` (a listing writes 1000 of these into one reply).
+    pub fn write_rfc3339(self, out: &mut Vec<u8>) {
         let secs = (self.0 / 1000) as i64;
         let ms = self.0 % 1000;
         let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
         let (y, m, d) = civil_from_days(days);
         let (h, min, sec) = (rem / 3600, rem % 3600 / 60, rem % 60);
         if !(0..=9999).contains(&y) {
-            return format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{sec:02}.{ms:03}Z");
+            let text = format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{sec:02}.{ms:03}Z");
+            out.extend_from_slice(text.as_bytes());
+            return;
         }
-        // Written digit by digit (not `format!`): a page of 1000 pins formats 1000 of these.
-        let mut out = String::with_capacity(24);
+        // Digit by digit, not `format!`.
         let fields = [
-            (y, 4, '-'),
-            (m, 2, '-'),
-            (d, 2, 'T'),
-            (h, 2, ':'),
-            (min, 2, ':'),
-            (sec, 2, '.'),
-            (ms as i64, 3, 'Z'),
+            (y, 1000, b'-'),
+            (m, 10, b'-'),
+            (d, 10, b'T'),
+            (h, 10, b':'),
+            (min, 10, b':'),
+            (sec, 10, b'.'),
+            (ms as i64, 100, b'Z'),
         ];
-        for (n, width, after) in fields {
-            for place in (0..width).rev() {
-                out.push(char::from(b'0' + (n / 10_i64.pow(place) % 10) as u8));
+        for (n, mut place, after) in fields {
+            while place > 0 {
+                out.push(b'0' + (n / place % 10) as u8);
+                place /= 10;
             }
             out.push(after);
         }
-        out
     }
 }
 

@@ -30,7 +30,14 @@ const CORS_MAX_AGE_SECS: &str = "86400";
 
 impl Reply {
     pub fn json(status: u16, body: &impl Serialize) -> Reply {
-        let body = serde_json::to_string(body).expect("API types serialize");
+        Reply::json_text(
+            status,
+            serde_json::to_string(body).expect("API types serialize"),
+        )
+    }
+
+    /// A body that is JSON already.
+    pub fn json_text(status: u16, body: String) -> Reply {
         Reply {
             status,
             headers: vec![("content-type", "application/json".into())],

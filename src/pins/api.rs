@@ -17,7 +17,7 @@ pub async fn handle<K: Kv, U: Upstream>(
     Ok(match route {
         Route::ListPins => {
             let q = ListQuery::parse(&query::parse(&req.query)?)?;
-            Reply::json(200, &svc.list(&q, now).await?)
+            Reply::json_text(200, svc.list(&q, now).await?.to_json())
         }
         Route::AddPin => Reply::json(202, &svc.add(Pin::parse(&req.body)?, now).await?),
         Route::GetPin(id) => Reply::json(200, &svc.get(&id, now).await?),

@@ -1,12 +1,12 @@
 //! The pin operations, over a user's `PinStore` and the configured backend.
 
-use super::model::{PinResults, PinStatus};
+use super::model::{PinResults, PinStatus, Renderer};
 use crate::auth::user::UserId;
 use crate::backend::Backend;
 use crate::config::UpstreamSettings;
 use crate::domain::{list_query::ListQuery, pin::Pin, request_id::RequestId, timestamp::Millis};
 use crate::error::ApiError;
-use crate::store::{kv::Kv, kv::KvError, pins::PinStore, record::PinRecord};
+use crate::store::{kv::Kv, kv::KvError, pins::PinStore, record::PinRecord, record::RecordView};
 use crate::upstream::{pins::UpstreamPins, state::CidState, NoUpstream, Upstream, Upstreaming};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -134,15 +134,14 @@ impl<'a, K: Kv, U: Upstream> PinService<'a, K, U> {
         self.store.delete(&id, &record, now).await.map_err(storage)
     }
 
-    pub async fn list(&self, query: &ListQuery, now: Millis) -> Result<PinResults<'a>, ApiError> {
-        let listing = self.store.list(query, now).await.map_err(storage)?;
+    pub async fn list(&self, query: &ListQuery, now: Millis) -> Result<PinResults, ApiError> {
+        let renderer = Renderer::new(self.delegates);
+        let render = |id: &RequestId, view: &RecordView<'_>| renderer.render(id, view);
+        let listing = self.store.list(query, now, &render).await;
+        let listing = listing.map_err(storage)?;
         Ok(PinResults {
             count: listing.count,
-            results: listing
-                .results
-                .into_iter()
-                .map(|(id, record)| PinStatus::new(&id, record, self.delegates))
-                .collect(),
+            results: listing.results.into_iter().map(|(_, pin)| pin).collect(),
         })
     }
 

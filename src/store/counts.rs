@@ -165,12 +165,12 @@ mod tests {
         let m2 = RequestId::new(Millis(2_000), 1);
         let c = Changes {
             stored: Some((m1.as_str().to_owned(), tally)),
-            markers: vec![m1.clone()],
+            markers: vec![m1],
         };
         assert_eq!(c.current(), Some(tally));
         let newer = Changes {
             stored: Some((m1.as_str().to_owned(), tally)),
-            markers: vec![m2, m1.clone()],
+            markers: vec![m2, m1],
         };
         assert_eq!(newer.current(), None);
         let pruned = Changes {

@@ -133,7 +133,7 @@ mod tests {
         let cid = "bafybeie5nqv6kd3qnfjupgvz34woh3oksc3iau6abmyajn7qvtf6d2ho34";
         let h = holder(cid, &u, &id);
         assert!(h.starts_with(&holders_of_cid(cid)));
-        assert_eq!(holder_of(&h), Some((u, id.clone())));
+        assert_eq!(holder_of(&h), Some((u, id)));
         let q = queued(42, cid, &id);
         assert_eq!(q, format!("q/0000000000042/{cid}/{}", id.as_str()));
         assert!(queued(9, cid, &id) < queued(10, cid, &id));

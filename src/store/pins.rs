@@ -3,7 +3,7 @@
 use super::counts::{self, Changes, Tally};
 use super::keys;
 use super::kv::{Kv, KvError, LIST_PAGE};
-use super::record::PinRecord;
+use super::record::{metadata_json, PinRecord, RecordView};
 use crate::auth::user::UserId;
 use crate::domain::cid::Cid;
 use crate::domain::list_query::{Candidate, ListQuery, Verdict};
@@ -16,9 +16,9 @@ pub struct PinStore<'a, K> {
 }
 
 /// One page of `GET /pins`: the total that matched and the newest `limit` of them.
-pub struct Listing {
+pub struct Listing<T> {
     pub count: usize,
-    pub results: Vec<(RequestId, PinRecord)>,
+    pub results: Vec<(RequestId, T)>,
 }
 
 impl<'a, K: Kv> PinStore<'a, K> {
@@ -69,11 +69,18 @@ impl<'a, K: Kv> PinStore<'a, K> {
         self.kv.delete(&keys::pin(self.user, id)).await
     }
 
-    /// Scans newest-first, one `list` per 1000 keys, reading a record only when its metadata is
-    /// partial and a filter or the page needs what was left out. Holds at most `limit` records.
-    /// When the query filters by status alone and the stored counts are current, the scan
-    /// stops as soon as the page is full; a scan of the whole pinset stores fresh counts.
-    pub async fn list(&self, q: &ListQuery, now: Millis) -> Result<Listing, KvError> {
+    /// Scans newest-first, one `list` per 1000 keys, judging each pin from its list metadata
+    /// in place and reading a record only when its metadata is partial and a filter or the
+    /// page needs what was left out. `render` turns a pin on the page into what the caller
+    /// returns, so at most `limit` of those are held. When the query filters by status alone
+    /// and the stored counts are current, the scan stops as soon as the page is full; a scan of
+    /// the whole pinset stores fresh counts.
+    pub async fn list<T>(
+        &self,
+        q: &ListQuery,
+        now: Millis,
+        render: &impl Fn(&RequestId, &RecordView<'_>) -> T,
+    ) -> Result<Listing<T>, KvError> {
         let mut listing = Listing {
             count: 0,
             results: Vec::new(),
@@ -83,40 +90,28 @@ impl<'a, K: Kv> PinStore<'a, K> {
                 // The listing's first keys are the stored totals and the change markers.
                 let mut changes = Changes::default();
                 let prefix = keys::pins_of(self.user);
-                let scan = self.scan(&prefix, q, Some(&mut changes), &mut listing);
+                let scan = self.scan(&prefix, q, Some(&mut changes), render, &mut listing);
                 if let Some(tally) = scan.await? {
                     changes.store(self.kv, self.user, tally, now).await?;
                 }
             }
             Some(cids) if cids.len() == 1 => {
                 let prefix = keys::holders_of(self.user, &cids[0]);
-                self.scan(&prefix, q, None, &mut listing).await?;
+                self.scan(&prefix, q, None, render, &mut listing).await?;
             }
             Some(cids) => {
                 // Each CID's entries arrive newest-first; gather the (few) matches and re-sort.
-                let mut all = Listing {
-                    count: 0,
-                    results: Vec::new(),
-                };
                 let unlimited = ListQuery {
                     limit: usize::MAX,
                     ..q.clone()
                 };
                 for cid in cids {
                     let prefix = keys::holders_of(self.user, cid);
-                    self.scan(&prefix, &unlimited, None, &mut all).await?;
+                    self.scan(&prefix, &unlimited, None, render, &mut listing)
+                        .await?;
                 }
-                all.results.sort_by(|a, b| a.0.cmp(&b.0));
-                all.results.truncate(q.limit);
-                listing = all;
-            }
-        }
-        for (id, record) in &mut listing.results {
-            if record.partial {
-                // Deleted since the scan: the slim record still describes it truthfully.
-                if let Some(full) = self.get(id).await? {
-                    *record = full;
-                }
+                listing.results.sort_by_key(|a| a.0);
+                listing.results.truncate(q.limit);
             }
         }
         Ok(listing)
@@ -126,12 +121,13 @@ impl<'a, K: Kv> PinStore<'a, K> {
     /// totals and change markers that lead the listing; when they give this query's count, the
     /// scan stops once the page is full or every match is found, and returns `None`. Otherwise
     /// it reads to the end and returns the statuses of all it scanned.
-    async fn scan(
+    async fn scan<T>(
         &self,
         prefix: &str,
         q: &ListQuery,
         mut changes: Option<&mut Changes>,
-        out: &mut Listing,
+        render: &impl Fn(&RequestId, &RecordView<'_>) -> T,
+        out: &mut Listing<T>,
     ) -> Result<Option<Tally>, KvError> {
         let status_only = changes.is_some() && q.filters_by_status_only();
         // Decided at the first pin key, once the leading keys have been seen.
@@ -144,7 +140,7 @@ impl<'a, K: Kv> PinStore<'a, K> {
             LIST_PAGE
         };
         // With a known count, the scan is over once the page is full or every match is found.
-        let done = |known: Option<Known>, out: &mut Listing| match known {
+        let done = |known: Option<Known>, out: &mut Listing<T>| match known {
             Some(k) if out.results.len() == q.limit || out.count == k.matching => {
                 out.count = out.count.max(k.matching);
                 true
@@ -174,44 +170,43 @@ impl<'a, K: Kv> PinStore<'a, K> {
                 let Some(id) = RequestId::parse(tail) else {
                     continue;
                 };
-                // Status and name first, borrowed: enough to count a pin, or to pass over one
-                // that fails the filter or falls beyond the page, without building its record.
-                // (While the page fills without a name filter, most pins go on the page: the
-                // record is built at once rather than read twice.)
-                let prefilter = out.results.len() >= q.limit || q.name.is_some();
-                let view = prefilter
-                    .then(|| PinRecord::view_metadata(key.metadata.as_ref()))
-                    .flatten();
-                if let Some(view) = view {
-                    let candidate = Candidate {
-                        created: id.created(),
-                        status: view.status,
-                        name: (!view.partial || view.name.is_some())
-                            .then_some(view.name.as_deref()),
-                        meta: None,
-                    };
-                    let verdict = q.judge(&candidate);
-                    let counted_only = verdict == Verdict::Yes && out.results.len() >= q.limit;
-                    if verdict == Verdict::No || counted_only {
+                let mut spill = String::new();
+                let listed = metadata_json(key.metadata.as_ref(), &mut spill);
+                let Some(view) = listed.and_then(RecordView::parse) else {
+                    // Written without readable metadata (never by this code): read the record.
+                    if let Some(json) = self.get_json(&id).await? {
+                        let view = parse_view(&id, &json)?;
                         tally.add(view.status);
-                        out.count += usize::from(counted_only);
-                        continue;
+                        if verdict(q, &id, &view) == Verdict::Yes {
+                            take(&id, &view, q.limit, render, out);
+                        }
                     }
-                }
-                let record = match PinRecord::from_metadata(key.metadata.as_ref()) {
-                    Some(r) => r,
-                    // Written without metadata (never by this code): read the record.
-                    None => match self.get(&id).await? {
-                        Some(r) => r,
-                        None => continue,
-                    },
+                    continue;
                 };
-                tally.add(record.status);
-                if let Some(record) = self.judge(&id, record, q).await? {
-                    out.count += 1;
-                    if out.results.len() < q.limit {
-                        out.results.push((id, record));
+                tally.add(view.status);
+                let judged = verdict(q, &id, &view);
+                let on_page = out.results.len() < q.limit;
+                let wants_full = match judged {
+                    Verdict::No => false,
+                    Verdict::Yes => on_page && view.partial,
+                    Verdict::NeedRecord => view.partial,
+                };
+                if !wants_full {
+                    if judged == Verdict::Yes {
+                        take(&id, &view, q.limit, render, out);
                     }
+                    continue;
+                }
+                match self.get_json(&id).await? {
+                    Some(json) => {
+                        let full = parse_view(&id, &json)?;
+                        if verdict(q, &id, &full) == Verdict::Yes {
+                            take(&id, &full, q.limit, render, out);
+                        }
+                    }
+                    // Deleted since it was listed: the slim record still describes it truthfully.
+                    None if judged == Verdict::Yes => take(&id, &view, q.limit, render, out),
+                    None => {}
                 }
             }
             let k = known.unwrap_or_else(|| match &changes {
@@ -230,31 +225,39 @@ impl<'a, K: Kv> PinStore<'a, K> {
         }
     }
 
-    async fn judge(
-        &self,
-        id: &RequestId,
-        mut record: PinRecord,
-        q: &ListQuery,
-    ) -> Result<Option<PinRecord>, KvError> {
-        loop {
-            let candidate = Candidate {
-                created: id.created(),
-                status: record.status,
-                name: record.knows_name().then_some(record.name.as_deref()),
-                meta: record.knows_meta().then_some(&record.meta),
-            };
-            match q.judge(&candidate) {
-                Verdict::Yes => return Ok(Some(record)),
-                Verdict::No => return Ok(None),
-                // Complete records answer every filter, so this reads each record at most once.
-                Verdict::NeedRecord if record.partial => match self.get(id).await? {
-                    Some(full) => record = full,
-                    None => return Ok(None),
-                },
-                Verdict::NeedRecord => return Ok(None),
-            }
-        }
+    async fn get_json(&self, id: &RequestId) -> Result<Option<String>, KvError> {
+        self.kv.get(&keys::pin(self.user, id)).await
     }
+}
+
+/// Counts a pin that matches, and renders it while the page has room.
+fn take<T>(
+    id: &RequestId,
+    view: &RecordView<'_>,
+    limit: usize,
+    render: &impl Fn(&RequestId, &RecordView<'_>) -> T,
+    out: &mut Listing<T>,
+) {
+    out.count += 1;
+    if out.results.len() < limit {
+        out.results.push((*id, render(id, view)));
+    }
+}
+
+/// Judges a pin by its view: a partial record's missing name or meta is unknown, and the meta
+/// map is built only for a query that filters by meta.
+fn verdict(q: &ListQuery, id: &RequestId, view: &RecordView<'_>) -> Verdict {
+    let meta = (q.meta.is_some() && view.knows_meta()).then(|| view.meta_map());
+    q.judge(&Candidate {
+        created: id.created(),
+        status: view.status,
+        name: view.knows_name().then_some(view.name.as_deref()),
+        meta: meta.as_ref(),
+    })
+}
+
+fn parse_view<'a>(id: &RequestId, json: &'a str) -> Result<RecordView<'a>, KvError> {
+    RecordView::parse(json).ok_or_else(|| corrupt(id))
 }
 
 /// A status-only listing whose count the stored totals give.
@@ -281,7 +284,7 @@ impl Known {
     }
 
     /// Keys to ask for next: enough to fill the rest of the page if matches are spread evenly.
-    fn next_page(self, q: &ListQuery, out: &Listing) -> u32 {
+    fn next_page<T>(self, q: &ListQuery, out: &Listing<T>) -> u32 {
         let wanted = q.limit.min(self.matching).saturating_sub(out.results.len());
         let expected = (wanted * self.all).div_ceil(self.matching.max(1));
         (expected + expected / 4 + 8).min(LIST_PAGE as usize) as u32

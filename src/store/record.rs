@@ -5,6 +5,7 @@
 use crate::domain::status::Status;
 use crate::store::kv::MAX_METADATA_BYTES;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -32,15 +33,62 @@ pub struct PinRecord {
     pub partial: bool,
 }
 
-/// What a scan needs to judge a pin by status and name; the rest of the record is skipped.
+/// A stored record read in place, borrowing from the metadata (or value) string: what a scan
+/// judges and a listing renders. Origins, meta, info and delegates stay raw JSON: a listing
+/// copies them into the reply as they are, and only a `meta` filter looks inside one.
 #[derive(Debug, Deserialize)]
-pub struct PinView<'a> {
+pub struct RecordView<'a> {
     #[serde(rename = "s")]
     pub status: Status,
+    #[serde(rename = "c", borrow)]
+    pub cid: &'a RawValue,
     #[serde(rename = "n", borrow, default)]
     pub name: Option<Cow<'a, str>>,
+    #[serde(rename = "o", borrow, default)]
+    pub origins: Option<&'a RawValue>,
+    #[serde(rename = "m", borrow, default)]
+    pub meta: Option<&'a RawValue>,
+    #[serde(rename = "i", borrow, default)]
+    pub info: Option<&'a RawValue>,
+    #[serde(rename = "g", borrow, default)]
+    pub delegates: Option<&'a RawValue>,
     #[serde(rename = "p", default)]
     pub partial: bool,
+}
+
+impl<'a> RecordView<'a> {
+    pub fn parse(json: &'a str) -> Option<RecordView<'a>> {
+        serde_json::from_str(json).ok()
+    }
+
+    /// Whether filters on name/meta can be judged from this (possibly partial) record.
+    pub fn knows_name(&self) -> bool {
+        !self.partial || self.name.is_some()
+    }
+
+    pub fn knows_meta(&self) -> bool {
+        !self.partial || self.meta.is_some()
+    }
+
+    /// The meta map, for a `meta` filter (absent meta is empty; unreadable meta too).
+    pub fn meta_map(&self) -> BTreeMap<String, String> {
+        self.meta
+            .and_then(|raw| serde_json::from_str(raw.get()).ok())
+            .unwrap_or_default()
+    }
+}
+
+/// The JSON text of a listed key's metadata: the record string, or (metadata written as an
+/// object by older code) that object serialized into `spill`.
+pub fn metadata_json<'a>(v: Option<&'a Value>, spill: &'a mut String) -> Option<&'a str> {
+    match v? {
+        Value::String(json) => Some(json),
+        other @ Value::Object(_) => {
+            *spill = other.to_string();
+            Some(spill)
+        }
+        _ => None,
+    }
 }
 
 impl PinRecord {
@@ -50,16 +98,6 @@ impl PinRecord {
 
     pub fn from_json(s: &str) -> Option<PinRecord> {
         serde_json::from_str(s).ok()
-    }
-
-    /// Metadata is the record's JSON as one string: crossing from JS into wasm, one string per
-    /// key costs far less than an object walked field by field, and it parses straight into
-    /// the record without an intermediate `Value`.
-    pub fn from_metadata(v: Option<&Value>) -> Option<PinRecord> {
-        match v? {
-            Value::String(json) => PinRecord::from_json(json),
-            other => PinRecord::deserialize(other).ok(),
-        }
     }
 
     /// The metadata for this record's keys: the record itself when it fits, else status, CID,
@@ -95,24 +133,6 @@ impl PinRecord {
         }
         as_metadata(&slim)
     }
-
-    /// The status and name in this metadata, read without copying: a scan judges every key,
-    /// and most keys never reach the page. `None` for metadata that is not a record string.
-    pub fn view_metadata(v: Option<&Value>) -> Option<PinView<'_>> {
-        match v? {
-            Value::String(json) => serde_json::from_str(json).ok(),
-            _ => None,
-        }
-    }
-
-    /// Whether filters on name/meta can be judged from this (possibly partial) record.
-    pub fn knows_name(&self) -> bool {
-        !self.partial || self.name.is_some()
-    }
-
-    pub fn knows_meta(&self) -> bool {
-        !self.partial || !self.meta.is_empty()
-    }
 }
 
 #[cfg(test)]
@@ -132,30 +152,64 @@ mod tests {
         }
     }
 
-    fn meta_of(r: &PinRecord) -> PinRecord {
+    /// The metadata's JSON text, checked against KV's bound.
+    fn meta_of(r: &PinRecord) -> String {
         let v = r.to_metadata();
         assert!(v.to_string().len() <= MAX_METADATA_BYTES);
-        PinRecord::from_metadata(Some(&v)).unwrap()
+        let mut spill = String::new();
+        metadata_json(Some(&v), &mut spill).unwrap().to_owned()
     }
 
     #[test]
     fn small_records_are_their_own_metadata() {
         let r = record(10, 10, 2);
-        assert_eq!(meta_of(&r), r);
-        assert!(r.knows_name() && r.knows_meta());
+        let json = meta_of(&r);
+        assert_eq!(PinRecord::from_json(&json).unwrap(), r);
+        let v = RecordView::parse(&json).unwrap();
+        assert!(!v.partial && v.knows_name() && v.knows_meta());
+        assert_eq!(v.cid.get(), format!("\"{}\"", r.cid));
+        assert_eq!(v.meta_map(), r.meta);
+        assert_eq!(
+            v.origins.map(|o| o.get()),
+            Some(serde_json::to_string(&r.origins).unwrap().as_str())
+        );
+        assert!(v.info.is_none() && v.delegates.is_none());
     }
 
     #[test]
     fn large_records_keep_what_filters_need() {
-        let m = meta_of(&record(10, 10, 20));
-        assert!(m.partial && m.origins.is_empty());
+        let json = meta_of(&record(10, 10, 20));
+        let m = RecordView::parse(&json).unwrap();
+        assert!(m.partial && m.origins.is_none());
         assert_eq!(m.name.as_deref(), Some("n".repeat(10).as_str()));
         assert!(m.knows_name() && m.knows_meta());
 
-        let m = meta_of(&record(10, 2000, 0));
+        let json = meta_of(&record(10, 2000, 0));
+        let m = RecordView::parse(&json).unwrap();
         assert!(m.partial && m.knows_name() && !m.knows_meta());
 
-        let m = meta_of(&record(255 * 4, 10, 0).clone());
-        assert!(m.partial && m.status == Status::Pinned);
+        let json = meta_of(&record(255 * 4, 10, 0));
+        let m = RecordView::parse(&json).unwrap();
+        assert!(m.partial && m.status == Status::Pinned && !m.knows_name());
+    }
+
+    #[test]
+    fn object_metadata_from_older_code_reads_as_the_same_view() {
+        let r = record(10, 10, 1);
+        let object: Value = serde_json::from_str(&r.to_json()).unwrap();
+        let mut spill = String::new();
+        let json = metadata_json(Some(&object), &mut spill).unwrap();
+        let v = RecordView::parse(json).unwrap();
+        assert_eq!((v.status, v.name.as_deref()), (r.status, r.name.as_deref()));
+        assert!(metadata_json(Some(&Value::Null), &mut String::new()).is_none());
+    }
+
+    #[test]
+    fn escaped_names_are_read_too() {
+        let mut r = record(0, 0, 0);
+        r.name = Some("a \"quoted\" name\n".into());
+        let json = r.to_json();
+        let v = RecordView::parse(&json).unwrap();
+        assert_eq!(v.name.as_deref(), r.name.as_deref());
     }
 }
