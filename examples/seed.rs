@@ -126,7 +126,7 @@ fn main() {
             partial: false,
         };
         *out.wanted.borrow_mut() = vec![keys::pin(&user, &id), keys::cid_index(&user, &cid, &id)];
-        block_on(store.put(&id, &cid, &record, created)).expect("stdout is writable");
+        block_on(store.put(&id, &cid, &record, None, created)).expect("stdout is writable");
         let line = json!({
             "pin": id.as_str(),
             "created_ms": created.0,

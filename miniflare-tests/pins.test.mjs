@@ -192,6 +192,34 @@ describe("listing", () => {
   });
 });
 
+describe("counts kept through writes", () => {
+  test("after the first scan, a listing reads each pin written since instead of scanning", async () => {
+    const cw = await startWorker();
+    try {
+      const list = async (query) => {
+        const res = await cw.call("GET", `/pins${query}`, { as: "alice" });
+        assert.equal(res.status, 200, res.text);
+        return { count: res.body.count, ops: kvOps(res) };
+      };
+      // No pins, no markers: the first listing counts (nothing) and stores the totals.
+      assert.deepEqual(await list(""), { count: 0, ops: { get: 0, put: 1, delete: 0, list: 1 } });
+      // Writes stamped more than the clocks' margin (5 s) after that scan ended are changes.
+      await new Promise((r) => setTimeout(r, 6000));
+      const a = await cw.pin("alice", { cid: cid(70) });
+      const b = await cw.pin("alice", { cid: cid(71) });
+      assert.deepEqual(await list(""), { count: 2, ops: { get: 2, put: 0, delete: 0, list: 1 } });
+      assert.deepEqual(await list("?status=pinned&limit=1"), { count: 2, ops: { get: 2, put: 0, delete: 0, list: 1 } });
+      assert.deepEqual(await list("?status=queued"), { count: 0, ops: { get: 2, put: 0, delete: 0, list: 1 } });
+      assert.equal((await cw.call("DELETE", `/pins/${a.requestid}`, { as: "alice" })).status, 202);
+      assert.deepEqual(await list(""), { count: 1, ops: { get: 2, put: 0, delete: 0, list: 1 } });
+      const res = await cw.call("GET", "/pins", { as: "alice" });
+      assert.deepEqual(res.body.results.map((p) => p.requestid), [b.requestid]);
+    } finally {
+      await cw.dispose();
+    }
+  });
+});
+
 describe("a burst of pins pages without skipping or repeating", () => {
   test("35 pins created at once, paged the way Kubo pages", async () => {
     const bw = await startWorker();

@@ -1,5 +1,6 @@
 //! `store::kv::Kv` on a Workers KV binding.
 
+use crate::domain::timestamp::Millis;
 use crate::store::kv::{Kv, KvError, ListPage, ListedKey, LIST_PAGE};
 use serde_json::Value;
 use worker::kv::KvStore;
@@ -68,5 +69,9 @@ impl Kv for WorkersKv {
                 page.cursor
             },
         })
+    }
+
+    fn clock(&self) -> Option<Millis> {
+        Some(Millis(worker::Date::now().as_millis()))
     }
 }

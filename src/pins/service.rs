@@ -86,7 +86,7 @@ impl<'a, K: Kv, U: Upstream> PinService<'a, K, U> {
             partial: false,
         };
         self.store
-            .put(&id, &pin.cid, &record, now)
+            .put(&id, &pin.cid, &record, None, now)
             .await
             .map_err(storage)?;
         Ok(PinStatus::new(&id, record, self.delegates))

@@ -4,35 +4,54 @@
 //!
 //! No request ever reads, changes and writes back a shared number. Instead:
 //! - every write to a user's pinset first puts a **change marker**, a key of its own
-//!   (`p/{user}/!m{stamp}`, newest first);
-//! - a full scan of the pinset counts every status on its way and stores the totals under
-//!   `p/{user}/!c`, tagged with the newest marker it saw, and deletes settled markers but the
-//!   newest, so that markers do not pile up in front of the pins;
-//! - a listing trusts those totals only while that tag is still the newest marker.
+//!   (`p/{user}/!m{stamp}`, newest first) naming the pin and the status it had before
+//!   (none for a new pin);
+//! - a full scan of the pinset counts every status on its way and stores the **totals** under
+//!   `p/{user}/!c` with two times: every write stamped before `c` is in them (KV shows a write
+//!   everywhere within ~60 s), and none stamped after `e` is (the scan was over by then, give
+//!   or take the clocks of two machines);
+//! - a listing adds to the totals the changes marked after `e`: for each pin so marked, its
+//!   status now (one `get`) minus the status its earliest such marker says it had. A marker
+//!   between `c` and `e` may or may not be in the totals, so then the listing scans instead.
 //!
-//! Both sort before every request id (`!` < `0`), so the one `list` that reads the newest pins
-//! also reads the totals and the markers.
+//! Totals and markers sort before every request id (`!` < `0`), so the one `list` that reads
+//! the newest pins also reads them, as one snapshot.
 //!
-//! A scan stores its totals only when the newest marker is older than `SETTLE_MS`, longer than
-//! KV's ~60 s propagation, so that what it counted includes every write the marker stands for;
-//! Markers never expire (an expired marker could hide a change from totals tagged before it).
-//! A stale or racing store can only leave totals whose tag is not the newest marker: a rescan,
-//! never a wrong count.
+//! Why the earliest marker's "before" is the status the totals counted: a write after `e` came
+//! more than ~60 s after every write the totals hold (those are older than `c`), so the
+//! status it read was theirs, unless another write after `e` came in between — and that one
+//! has the earlier marker. A write that stopped after its marker changes nothing: the `get`
+//! shows the pin as it is. Markers never expire (an expired one could hide a change); scans
+//! prune those well inside the totals in force.
 
+use super::keys;
 use super::kv::{Kv, KvError};
+use super::record::RecordView;
 use crate::auth::user::UserId;
 use crate::domain::request_id::RequestId;
 use crate::domain::status::Status;
 use crate::domain::timestamp::Millis;
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
-/// Changes younger than this may not be visible to a scan everywhere yet.
-pub const SETTLE_MS: u64 = 120_000;
+/// Writes stamped at least this long before a scan began are in what it counted: KV's ~60 s
+/// propagation bound plus a margin for a request's own span and the clocks of two machines.
+pub const SETTLE_MS: u64 = 65_000;
+/// A scan is over this long after its request began (100 lists take a few seconds), where the
+/// runtime's clock cannot say when it was over.
+pub const SCAN_SPAN_MS: u64 = 60_000;
+/// How far apart two machines' clocks may be: writes are stamped by the writer's clock.
+pub const CLOCK_SKEW_MS: u64 = 5_000;
+/// Markers are pruned only this far before a scan's cutoff, so that totals stored out of order
+/// by two overlapping scans never lack a marker they need.
+pub const PRUNE_SLACK_MS: u64 = 300_000;
+/// Marker deletions one listing may spend, inside the 1000 KV operations of an invocation.
+pub const PRUNE_PER_SCAN: usize = 100;
+/// Pins whose changes a listing reads (one `get` each) before it would rather scan.
+pub const MAX_TOUCHED: usize = 100;
 /// Key tails (after `p/{user}/`) of the totals and of the markers.
 const TOTALS: &str = "!c";
 const MARKER: &str = "!m";
-/// Marker deletions one listing may spend, inside the 1000 KV operations of an invocation.
-pub const PRUNE_PER_SCAN: usize = 100;
 
 /// Pins per status, in `Status::ALL` order.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -41,6 +60,16 @@ pub struct Tally(pub [usize; 4]);
 impl Tally {
     pub fn add(&mut self, status: Status) {
         self.0[index(status)] += 1;
+    }
+
+    /// False when there is nothing to take (counts that disagree with the markers).
+    fn take(&mut self, status: Status) -> bool {
+        let slot = &mut self.0[index(status)];
+        *slot = match slot.checked_sub(1) {
+            Some(n) => n,
+            None => return false,
+        };
+        true
     }
 
     pub fn of(&self, status: Status) -> usize {
@@ -55,37 +84,103 @@ fn index(status: Status) -> usize {
         .expect("ALL lists every status")
 }
 
+/// Stored totals: exact for every write stamped before `cutoff`, and for none after `end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Totals {
+    cutoff: u64,
+    end: u64,
+    tally: Tally,
+}
+
+/// A change marker: when, and (markers of older code say neither) which pin and its status
+/// before the write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Marker {
+    stamp: RequestId,
+    change: Option<(RequestId, Option<Status>)>,
+}
+
+/// What the totals and markers give a status-only listing.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Base {
+    /// The counts as they are.
+    Exact(Tally),
+    /// The stored totals, to be corrected by these pins' statuses now: each with the status
+    /// it had in the totals (none: it did not exist then).
+    Changed(Tally, BTreeMap<RequestId, Option<Status>>),
+    /// Only a full scan can tell.
+    Unknown,
+}
+
 /// What the leading keys of a user's pin listing say: the stored totals and the markers.
 #[derive(Default)]
 pub struct Changes {
-    stored: Option<(String, Tally)>,
+    stored: Option<Totals>,
     /// Newest first, as listed.
-    markers: Vec<RequestId>,
+    markers: Vec<Marker>,
 }
 
 impl Changes {
     /// Takes in a listed key (its name after `p/{user}/`); false when it is a pin's.
     pub fn observe(&mut self, tail: &str, metadata: Option<&Value>) -> bool {
         if tail == TOTALS {
-            self.stored = metadata.and_then(parse_counts);
+            self.stored = metadata.and_then(parse_totals);
             true
         } else if let Some(stamp) = tail.strip_prefix(MARKER) {
-            self.markers.extend(RequestId::parse(stamp));
+            if let Some(stamp) = RequestId::parse(stamp) {
+                let change = metadata.and_then(parse_change);
+                self.markers.push(Marker { stamp, change });
+            }
             true
         } else {
             false
         }
     }
 
-    /// The stored totals, if no change has been marked since they were taken.
-    pub fn current(&self) -> Option<Tally> {
-        let (as_of, tally) = self.stored.as_ref()?;
-        (*as_of == self.tag()).then_some(*tally)
+    /// The totals and the pins changed since, or `Unknown` when a marker may or may not be in
+    /// the totals, comes from older code, or there are too many changed pins to read.
+    pub fn base(&self) -> Base {
+        let Some(stored) = self.stored else {
+            return Base::Unknown;
+        };
+        // Per pin: the time of its earliest marker, and the status that marker read.
+        let mut earliest: BTreeMap<RequestId, (u64, Option<Status>)> = BTreeMap::new();
+        for m in &self.markers {
+            let at = m.stamp.created().0;
+            if at < stored.cutoff {
+                break; // newest first: the rest are in the totals too
+            }
+            let Some((pin, before)) = m.change.filter(|_| at > stored.end) else {
+                return Base::Unknown;
+            };
+            match earliest.get_mut(&pin) {
+                Some(seen) if at < seen.0 => *seen = (at, before),
+                // Two writes of one pin in the same millisecond: which came first is unknown
+                // unless one created the pin.
+                Some(seen) if at == seen.0 && before != seen.1 => {
+                    if before.is_none() {
+                        *seen = (at, None);
+                    } else if seen.1.is_some() {
+                        return Base::Unknown;
+                    }
+                }
+                Some(_) => {}
+                None => {
+                    earliest.insert(pin, (at, before));
+                }
+            }
+        }
+        let changed: BTreeMap<_, _> = earliest.into_iter().map(|(p, (_, b))| (p, b)).collect();
+        match changed.len() {
+            0 => Base::Exact(stored.tally),
+            n if n <= MAX_TOUCHED => Base::Changed(stored.tally, changed),
+            _ => Base::Unknown,
+        }
     }
 
-    /// After a full scan: stores its totals if the changes before it have settled, and deletes
-    /// settled markers but the newest (at most `PRUNE_PER_SCAN`). A marker older than the newest
-    /// invalidates nothing the newest does not, so deleting it never makes totals current.
+    /// After a full scan begun at `now`: stores its totals if no marker falls where they could
+    /// not tell whether it is counted and the totals in force are not as good, then deletes
+    /// the markers no totals can need any more (at most `PRUNE_PER_SCAN`, oldest first).
     pub async fn store<K: Kv>(
         &self,
         kv: &K,
@@ -93,25 +188,67 @@ impl Changes {
         tally: Tally,
         now: Millis,
     ) -> Result<(), KvError> {
-        let settled = |m: &RequestId| m.created().0.saturating_add(SETTLE_MS) <= now.0;
-        if self.markers.first().is_none_or(settled) && self.current() != Some(tally) {
-            let meta = json!({ "a": self.tag(), "n": tally.0 });
-            kv.put(&format!("{}{TOTALS}", prefix(user)), "", &meta, None)
+        let end = match kv.clock() {
+            Some(t) => t.0.max(now.0) + CLOCK_SKEW_MS,
+            None => now.0 + SCAN_SPAN_MS,
+        };
+        let fresh = Totals {
+            cutoff: now.0.saturating_sub(SETTLE_MS),
+            end,
+            tally,
+        };
+        let settled = self
+            .markers
+            .first()
+            .is_none_or(|m| m.stamp.created().0 < fresh.cutoff);
+        let in_force_is_exact = self.stored.is_some() && self.base() == Base::Exact(tally);
+        let in_force = if settled && !in_force_is_exact {
+            let meta = json!({ "c": fresh.cutoff, "e": fresh.end, "n": tally.0 });
+            kv.put(&format!("{}{TOTALS}", keys::pins_of(user)), "", &meta, None)
                 .await?;
-        }
-        // Oldest first, so that a capped prune still shortens the next scan's lead.
-        let old = self.markers.iter().skip(1).filter(|m| settled(m));
+            Some(fresh)
+        } else {
+            self.stored
+        };
+        let Some(in_force) = in_force else {
+            return Ok(());
+        };
+        // In the totals in force, and older than what any scan still running (begun within
+        // its span) counted: no totals stored now or later can need these.
+        let prunable = |m: &&Marker| {
+            let at = m.stamp.created().0;
+            at < in_force.cutoff && at.saturating_add(PRUNE_SLACK_MS) < fresh.cutoff
+        };
+        let old = self.markers.iter().filter(prunable);
         for m in old.rev().take(PRUNE_PER_SCAN) {
-            kv.delete(&marker(user, m)).await?;
+            kv.delete(&marker(user, &m.stamp)).await?;
         }
         Ok(())
     }
+}
 
-    fn tag(&self) -> String {
-        self.markers
-            .first()
-            .map_or_else(String::new, |m| m.as_str().to_owned())
+/// Applies the changes since the totals: each changed pin's status now (`None` once deleted)
+/// replaces the one it had in them. `None` when the two disagree (a scan will tell).
+pub fn apply(
+    mut tally: Tally,
+    changed: impl IntoIterator<Item = (Option<Status>, Option<Status>)>,
+) -> Option<Tally> {
+    for (before, now) in changed {
+        if let Some(s) = before {
+            if !tally.take(s) {
+                return None;
+            }
+        }
+        if let Some(s) = now {
+            tally.add(s);
+        }
     }
+    Some(tally)
+}
+
+/// A pin's status as its stored record says (`None`: no such pin, or an unreadable record).
+pub fn status_of(record_json: Option<&str>) -> Option<Status> {
+    record_json.and_then(RecordView::parse).map(|v| v.status)
 }
 
 /// A fresh marker name: the time of the change, newest first, and 64 random bits.
@@ -121,71 +258,162 @@ pub fn stamp(now: Millis) -> Result<RequestId, KvError> {
     Ok(RequestId::new(now, u64::from_le_bytes(bytes)))
 }
 
-/// Puts a change marker; called before every write to the user's pinset.
-pub async fn mark_change<K: Kv>(kv: &K, user: &UserId, stamp: &RequestId) -> Result<(), KvError> {
-    kv.put(&marker(user, stamp), "", &Value::Null, None).await
-}
-
-fn prefix(user: &UserId) -> String {
-    format!("p/{}/", user.as_str())
+/// Puts a change marker for `pin`, whose status is `before` (none: a new pin); called before
+/// every write to the user's pinset.
+pub async fn mark_change<K: Kv>(
+    kv: &K,
+    user: &UserId,
+    now: Millis,
+    pin: &RequestId,
+    before: Option<Status>,
+) -> Result<(), KvError> {
+    let meta = match before {
+        Some(s) => json!({ "r": pin.as_str(), "b": s.as_str() }),
+        None => json!({ "r": pin.as_str() }),
+    };
+    kv.put(&marker(user, &stamp(now)?), "", &meta, None).await
 }
 
 fn marker(user: &UserId, stamp: &RequestId) -> String {
-    format!("{}{MARKER}{}", prefix(user), stamp.as_str())
+    format!("{}{MARKER}{}", keys::pins_of(user), stamp.as_str())
 }
 
-fn parse_counts(v: &Value) -> Option<(String, Tally)> {
-    let as_of = v.get("a")?.as_str()?.to_owned();
+fn parse_totals(v: &Value) -> Option<Totals> {
     let n = v.get("n")?.as_array()?;
     let mut tally = Tally::default();
     for (slot, value) in tally.0.iter_mut().zip(n) {
         *slot = usize::try_from(value.as_u64()?).ok()?;
     }
-    (n.len() == 4).then_some((as_of, tally))
+    (n.len() == 4).then_some(Totals {
+        cutoff: v.get("c")?.as_u64()?,
+        end: v.get("e")?.as_u64()?,
+        tally,
+    })
+}
+
+fn parse_change(v: &Value) -> Option<(RequestId, Option<Status>)> {
+    let pin = RequestId::parse(v.get("r")?.as_str()?)?;
+    let before = match v.get("b") {
+        None => None,
+        Some(b) => Some(Status::parse(b.as_str()?).ok()?),
+    };
+    Some((pin, before))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn counts_round_trip_and_reject_junk() {
-        let v = json!({"a": "x", "n": [1, 2, 3, 4]});
-        let (as_of, t) = parse_counts(&v).unwrap();
-        assert_eq!((as_of.as_str(), t.of(Status::Pinning)), ("x", 2));
-        assert!(parse_counts(&json!({"a": "x", "n": [1, 2, 3]})).is_none());
-        assert!(parse_counts(&json!({"a": "x", "n": [1, -2, 3, 4]})).is_none());
-        assert!(parse_counts(&json!({"n": [1, 2, 3, 4]})).is_none());
+    const T0: u64 = 1_700_000_000_000;
+
+    fn totals(cutoff: u64, n: [usize; 4]) -> Totals {
+        Totals {
+            cutoff,
+            end: cutoff + SETTLE_MS + SCAN_SPAN_MS,
+            tally: Tally(n),
+        }
+    }
+
+    fn marker_at(ms: u64, pin: u64, before: Option<Status>) -> Marker {
+        Marker {
+            stamp: RequestId::new(Millis(ms), ms ^ pin),
+            change: Some((RequestId::new(Millis(T0 - 1_000_000), pin), before)),
+        }
+    }
+
+    fn pin(n: u64) -> RequestId {
+        RequestId::new(Millis(T0 - 1_000_000), n)
     }
 
     #[test]
-    fn stored_totals_are_current_only_under_the_newest_marker() {
-        let tally = Tally([0, 0, 5, 0]);
-        let m1 = RequestId::new(Millis(1_000), 1);
-        let m2 = RequestId::new(Millis(2_000), 1);
-        let c = Changes {
-            stored: Some((m1.as_str().to_owned(), tally)),
-            markers: vec![m1],
-        };
-        assert_eq!(c.current(), Some(tally));
-        let newer = Changes {
-            stored: Some((m1.as_str().to_owned(), tally)),
-            markers: vec![m2, m1],
-        };
-        assert_eq!(newer.current(), None);
-        let pruned = Changes {
-            stored: Some((m1.as_str().to_owned(), tally)),
-            markers: Vec::new(),
-        };
+    fn totals_and_changes_round_trip_and_junk_is_refused() {
+        let v = json!({"c": 5, "e": 9, "n": [1, 2, 3, 4]});
+        let t = parse_totals(&v).unwrap();
+        assert_eq!((t.cutoff, t.end, t.tally.of(Status::Pinning)), (5, 9, 2));
+        assert!(parse_totals(&json!({"c": 5, "e": 9, "n": [1, 2, 3]})).is_none());
+        assert!(parse_totals(&json!({"c": 5, "e": 9, "n": [1, -2, 3, 4]})).is_none());
+        assert!(parse_totals(&json!({"a": "older code's tag", "n": [1, 2, 3, 4]})).is_none());
+        let id = pin(1);
+        let c = parse_change(&json!({"r": id.as_str(), "b": "queued"})).unwrap();
+        assert_eq!(c, (id, Some(Status::Queued)));
         assert_eq!(
-            pruned.current(),
-            None,
-            "a tag that is not listed forces a rescan"
+            parse_change(&json!({"r": id.as_str()})).unwrap(),
+            (id, None)
         );
-        let never = Changes {
-            stored: Some((String::new(), tally)),
-            markers: Vec::new(),
+        assert!(parse_change(&json!({"r": id.as_str(), "b": "lost"})).is_none());
+        assert!(parse_change(&Value::Null).is_none());
+    }
+
+    #[test]
+    fn markers_before_the_cutoff_are_counted_and_after_the_end_are_changes() {
+        let t = totals(T0, [0, 0, 5, 0]);
+        let mut c = Changes {
+            stored: Some(t),
+            markers: vec![marker_at(T0 - 1, 1, None), marker_at(T0 - 50_000, 2, None)],
         };
-        assert_eq!(never.current(), Some(tally));
+        assert_eq!(c.base(), Base::Exact(Tally([0, 0, 5, 0])));
+        // Newest first: pin 3 deleted (was pinned) after pin 4 was added and then updated.
+        c.markers = vec![
+            marker_at(t.end + 30, 3, Some(Status::Pinned)),
+            marker_at(t.end + 20, 4, Some(Status::Queued)),
+            marker_at(t.end + 10, 4, None),
+            marker_at(T0 - 1, 1, None),
+        ];
+        let Base::Changed(tally, changed) = c.base() else {
+            panic!("changes after the end are read");
+        };
+        assert_eq!(tally, Tally([0, 0, 5, 0]));
+        assert_eq!(changed.get(&pin(3)), Some(&Some(Status::Pinned)));
+        assert_eq!(
+            changed.get(&pin(4)),
+            Some(&None),
+            "the earliest marker tells"
+        );
+        assert_eq!(changed.len(), 2);
+    }
+
+    #[test]
+    fn a_marker_the_totals_may_or_may_not_hold_forces_a_scan() {
+        let t = totals(T0, [0, 0, 5, 0]);
+        for at in [T0, T0 + 1, t.end] {
+            let c = Changes {
+                stored: Some(t),
+                markers: vec![marker_at(at, 1, None)],
+            };
+            assert_eq!(c.base(), Base::Unknown, "{at}");
+        }
+        let older_code = Changes {
+            stored: Some(t),
+            markers: vec![Marker {
+                stamp: RequestId::new(Millis(t.end + 1), 1),
+                change: None,
+            }],
+        };
+        assert_eq!(older_code.base(), Base::Unknown);
+        let none_stored = Changes::default();
+        assert_eq!(none_stored.base(), Base::Unknown);
+        let too_many = Changes {
+            stored: Some(t),
+            markers: (0..=MAX_TOUCHED as u64)
+                .map(|i| marker_at(t.end + 1 + i, i, None))
+                .collect(),
+        };
+        assert_eq!(too_many.base(), Base::Unknown);
+    }
+
+    #[test]
+    fn applying_changes_moves_pins_between_statuses() {
+        let t = Tally([1, 0, 5, 0]);
+        let moved = apply(
+            t,
+            [
+                (Some(Status::Queued), Some(Status::Pinned)),
+                (None, Some(Status::Failed)),
+                (Some(Status::Pinned), None),
+                (None, None), // added and deleted since
+            ],
+        );
+        assert_eq!(moved, Some(Tally([0, 0, 5, 1])));
+        assert_eq!(apply(t, [(Some(Status::Failed), None)]), None);
     }
 }

@@ -1,6 +1,7 @@
 //! The four Workers KV operations the service uses, as a trait: the edge implements it on the
 //! real binding, native tests on a map, and `Counting` wraps either to measure what a request costs.
 
+use crate::domain::timestamp::Millis;
 use serde_json::Value;
 use std::cell::Cell;
 
@@ -44,6 +45,12 @@ pub trait Kv {
         cursor: Option<String>,
         limit: u32,
     ) -> Result<ListPage, KvError>;
+    /// The time now, as the runtime tells it after the calls made so far (in workerd the clock
+    /// moves on with each call), or `None` where it cannot: a scan's stored totals say when it
+    /// was over, and without this they must assume the longest a scan may take.
+    fn clock(&self) -> Option<Millis> {
+        None
+    }
 }
 
 /// Counts the operations a request performs (reported in `x-kv-ops` when debugging is on).
@@ -103,5 +110,8 @@ impl<K: Kv> Kv for Counting<K> {
     ) -> Result<ListPage, KvError> {
         self.tick(3);
         self.inner.list(prefix, cursor, limit).await
+    }
+    fn clock(&self) -> Option<Millis> {
+        self.inner.clock()
     }
 }

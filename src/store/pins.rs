@@ -1,6 +1,6 @@
 //! A user's pinset in KV: writes, reads, and the newest-first scan behind `GET /pins`.
 
-use super::counts::{self, Changes, Tally};
+use super::counts::{self, Base, Changes, Tally};
 use super::keys;
 use super::kv::{Kv, KvError, LIST_PAGE};
 use super::record::{metadata_json, PinRecord, RecordView};
@@ -8,6 +8,7 @@ use crate::auth::user::UserId;
 use crate::domain::cid::Cid;
 use crate::domain::list_query::{Candidate, ListQuery, Verdict};
 use crate::domain::request_id::RequestId;
+use crate::domain::status::Status;
 use crate::domain::timestamp::Millis;
 
 pub struct PinStore<'a, K> {
@@ -26,17 +27,18 @@ impl<'a, K: Kv> PinStore<'a, K> {
         PinStore { kv, user }
     }
 
-    /// Change marker first (so stored counts are never trusted past this write), record
-    /// second, index third: an interrupted write leaves a pin that lists but is not yet found
-    /// by `cid=`, never an index entry pointing at nothing.
+    /// Change marker first (it names the pin and `before`, the status the caller read it in;
+    /// none for a new pin), record second, index third: an interrupted write leaves a pin that
+    /// lists but is not yet found by `cid=`, never an index entry pointing at nothing.
     pub async fn put(
         &self,
         id: &RequestId,
         cid: &Cid,
         record: &PinRecord,
+        before: Option<Status>,
         now: Millis,
     ) -> Result<(), KvError> {
-        counts::mark_change(self.kv, self.user, &counts::stamp(now)?).await?;
+        counts::mark_change(self.kv, self.user, now, id, before).await?;
         let meta = record.to_metadata();
         self.kv
             .put(&keys::pin(self.user, id), &record.to_json(), &meta, None)
@@ -60,7 +62,7 @@ impl<'a, K: Kv> PinStore<'a, K> {
         record: &PinRecord,
         now: Millis,
     ) -> Result<(), KvError> {
-        counts::mark_change(self.kv, self.user, &counts::stamp(now)?).await?;
+        counts::mark_change(self.kv, self.user, now, id, Some(record.status)).await?;
         if let Ok(cid) = Cid::parse(&record.cid) {
             self.kv
                 .delete(&keys::cid_index(self.user, &cid, id))
@@ -157,10 +159,10 @@ impl<'a, K: Kv> PinStore<'a, K> {
                         continue;
                     }
                 }
-                let k = *known.get_or_insert_with(|| match &changes {
-                    Some(c) if status_only => c.current().map(|t| Known::new(q, t)),
-                    _ => None,
-                });
+                let k = match known {
+                    Some(k) => k,
+                    None => *known.insert(self.known(q, changes.as_deref(), status_only).await?),
+                };
                 if done(k, out) {
                     return Ok(None);
                 }
@@ -209,13 +211,14 @@ impl<'a, K: Kv> PinStore<'a, K> {
                     None => {}
                 }
             }
-            let k = known.unwrap_or_else(|| match &changes {
+            let k = match known {
+                Some(k) => k,
                 // Nothing but leading keys (or nothing) was listed.
-                Some(c) if status_only && page.cursor.is_none() => {
-                    c.current().map(|t| Known::new(q, t))
+                None if page.cursor.is_none() => {
+                    self.known(q, changes.as_deref(), status_only).await?
                 }
-                _ => None,
-            });
+                None => None,
+            };
             match page.cursor {
                 Some(_) if done(k, out) => return Ok(None),
                 Some(c) => cursor = Some(c),
@@ -223,6 +226,32 @@ impl<'a, K: Kv> PinStore<'a, K> {
                 None => return Ok(Some(tally)),
             }
         }
+    }
+
+    /// The count of a status-only listing from the totals and markers that lead it: as stored,
+    /// or corrected by a `get` of each pin changed since. `None`: the scan must count.
+    async fn known(
+        &self,
+        q: &ListQuery,
+        changes: Option<&Changes>,
+        status_only: bool,
+    ) -> Result<Option<Known>, KvError> {
+        let Some(changes) = changes.filter(|_| status_only) else {
+            return Ok(None);
+        };
+        let tally = match changes.base() {
+            Base::Exact(tally) => Some(tally),
+            Base::Changed(tally, changed) => {
+                let mut moves = Vec::with_capacity(changed.len());
+                for (pin, before) in changed {
+                    let now = self.get_json(&pin).await?;
+                    moves.push((before, counts::status_of(now.as_deref())));
+                }
+                counts::apply(tally, moves)
+            }
+            Base::Unknown => None,
+        };
+        Ok(tally.map(|t| Known::new(q, t)))
     }
 
     async fn get_json(&self, id: &RequestId) -> Result<Option<String>, KvError> {

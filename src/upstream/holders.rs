@@ -3,7 +3,7 @@
 
 use super::state::CidState;
 use crate::auth::user::UserId;
-use crate::domain::{cid::Cid, request_id::RequestId, timestamp::Millis};
+use crate::domain::{cid::Cid, request_id::RequestId, status::Status, timestamp::Millis};
 use crate::store::kv::{Kv, KvError, LIST_PAGE};
 use crate::store::{keys, pins::PinStore, record::PinRecord};
 use serde::{Deserialize, Serialize};
@@ -95,20 +95,21 @@ impl<'a, K: Kv> CidKeys<'a, K> {
         self.kv.put(key, "", &meta, None).await
     }
 
-    /// Writes a pin object's new status (record, then index, as `PinStore::put`), then checks
-    /// that the pin is still held: a delete removes the holder *first*, so if the holder is
-    /// gone the delete ran meanwhile and this write must not bring the pin back. Returns
-    /// whether the pin is still there.
+    /// Writes a pin object's new status (`before`: the one it was read in; record, then index,
+    /// as `PinStore::put`), then checks that the pin is still held: a delete removes the
+    /// holder *first*, so if the holder is gone the delete ran meanwhile and this write must
+    /// not bring the pin back. Returns whether the pin is still there.
     pub async fn rewrite_holder(
         &self,
         user: &UserId,
         id: &RequestId,
         cid: &Cid,
+        before: Status,
         record: &PinRecord,
         now: Millis,
     ) -> Result<bool, KvError> {
         let store = PinStore::new(self.kv, user);
-        store.put(id, cid, record, now).await?;
+        store.put(id, cid, record, Some(before), now).await?;
         if self
             .kv
             .get(&keys::holder(cid.canonical(), user, id))

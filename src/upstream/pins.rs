@@ -52,7 +52,7 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
         let known = self.keys().state(cid.canonical()).await?;
         let state = self.admit(cid.canonical(), id, known, &pin, now).await?;
         let record = state.apply_to(&record_of(pin));
-        self.store().put(id, &cid, &record, now).await?;
+        self.store().put(id, &cid, &record, None, now).await?;
         Ok((record, Some(state)))
     }
 
@@ -139,7 +139,7 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
         let updated = state.apply_to(&record);
         let kept = self
             .keys()
-            .rewrite_holder(self.user, id, &cid, &updated, now)
+            .rewrite_holder(self.user, id, &cid, record.status, &updated, now)
             .await?;
         Ok((if kept { updated } else { record }, Some(state)))
     }
@@ -204,7 +204,9 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
             },
         };
         let record = state.apply_to(&record_of(pin));
-        self.store().put(new_id, &new_cid, &record, now).await?;
+        self.store()
+            .put(new_id, &new_cid, &record, None, now)
+            .await?;
         self.delete(old_id, old, now).await?;
         Ok((record, Some(state)))
     }

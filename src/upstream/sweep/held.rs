@@ -78,7 +78,7 @@ impl<K: Kv, U: Upstream> Sweep<'_, K, U> {
                 if !state.shown_by(&record) {
                     let updated = state.apply_to(&record);
                     self.keys()
-                        .rewrite_holder(&user, &id, &parsed, &updated, self.now)
+                        .rewrite_holder(&user, &id, &parsed, record.status, &updated, self.now)
                         .await?;
                 }
                 after = Some(key);
