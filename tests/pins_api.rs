@@ -379,6 +379,19 @@ fn stored_totals_and_marked_changes_spare_the_scan() {
     assert_eq!(listing(&c, "/pins?status=queued&limit=1"), (0, 0, 0, 0, 1));
     assert_eq!(listing(&c, "/pins?status=queued,failed"), (0, 0, 0, 0, 1));
     assert_eq!(listing(&c, "/pins?limit=20"), (30, 0, 0, 0, 3));
+    // Kubo's next page (`before` the oldest it has seen): the totals less the 10 pins passed
+    // give the count, so the scan ends with the page (totals, 10 passed, 10: 3 pages), not at
+    // the end of the pinset (5).
+    let tenth = c.call("alice", "GET", "/pins", "").body["results"][9]["created"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let page = format!("/pins?status=pinned&before={tenth}");
+    assert_eq!(listing(&c, &page), (20, 0, 0, 0, 3));
+    assert_eq!(listing(&c, &format!("{page}&limit=1000")), (20, 0, 0, 0, 5));
+    // `after` stops at the first pin too old: the totals and 10 pins.
+    let window = format!("/pins?after={tenth}");
+    assert_eq!(listing(&c, &window), (9, 0, 0, 0, 2));
 
     // A write after the totals: listings read the changed pin (1 get) instead of scanning.
     let added = c.pin("alice", json!({"cid": cid(99)}));
@@ -472,7 +485,7 @@ fn too_many_changed_pins_are_counted_by_a_scan() {
 #[test]
 fn counts_stay_exact_through_random_writes_and_clock_steps() {
     use edge_pinning::auth::user::UserId;
-    use edge_pinning::domain::timestamp::Millis;
+    use edge_pinning::domain::timestamp::{Instant, Millis};
     use edge_pinning::domain::{cid::Cid, request_id::RequestId, status::Status};
     use edge_pinning::store::pins::PinStore;
 
@@ -539,22 +552,44 @@ fn counts_stay_exact_through_random_writes_and_clock_steps() {
                         .into_iter()
                         .filter(|_| next(2) == 0)
                         .collect();
-                    let q = if wanted.is_empty() {
-                        "/pins?status=queued,pinning,pinned,failed&limit=1".to_owned()
+                    let mut q = if wanted.is_empty() {
+                        "/pins?status=queued,pinning,pinned,failed".to_owned()
                     } else {
-                        format!("/pins?status={}&limit=1", wanted.join(","))
+                        format!("/pins?status={}", wanted.join(","))
+                    };
+                    q += ["&limit=1", "&limit=3", ""][next(3)];
+                    // Kubo pages with `before` at a pin's `created`; `after` windows too.
+                    let bound = (!live.is_empty() && next(2) == 0).then(|| {
+                        let at = RequestId::parse(&live[next(live.len())]).unwrap().created();
+                        (["before", "after"][next(2)], at.to_rfc3339())
+                    });
+                    if let Some((side, at)) = &bound {
+                        q += &format!("&{side}={at}");
+                    }
+                    let in_window = |id: &RequestId| match &bound {
+                        None => true,
+                        Some((side, at)) => {
+                            let at = Instant::parse(at).unwrap();
+                            if *side == "before" {
+                                id.created().is_before(at)
+                            } else {
+                                id.created().is_after(at)
+                            }
+                        }
                     };
                     let truth =
                         c.kv.map
                             .borrow()
                             .iter()
-                            .filter(|(k, _)| {
-                                k.strip_prefix("p/alice/")
-                                    .is_some_and(|t| RequestId::parse(t).is_some())
-                            })
-                            .filter(|(_, (v, _))| {
+                            .filter_map(|(k, (v, _))| {
+                                let id = RequestId::parse(k.strip_prefix("p/alice/")?)?;
                                 let s: Value = serde_json::from_str(v).unwrap();
-                                wanted.is_empty() || wanted.contains(&s["s"].as_str().unwrap())
+                                let status = s["s"].as_str().unwrap().to_owned();
+                                Some((id, status))
+                            })
+                            .filter(|(id, status)| {
+                                in_window(id)
+                                    && (wanted.is_empty() || wanted.contains(&status.as_str()))
                             })
                             .count();
                     let (count, gets, _, _, _) = listing(&c, &q);

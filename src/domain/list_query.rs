@@ -139,13 +139,11 @@ impl ListQuery {
         })
     }
 
-    /// True when per-status totals alone give this query's `count`.
-    pub fn filters_by_status_only(&self) -> bool {
-        self.cids.is_none()
-            && self.name.is_none()
-            && self.meta.is_none()
-            && self.before.is_none()
-            && self.after.is_none()
+    /// True when per-status totals give this query's `count`: directly, or less the pins a
+    /// newest-first scan passes before reaching `before`. (With `after`, a scan stops at the
+    /// first pin too old, its count complete.)
+    pub fn counts_from_totals(&self) -> bool {
+        self.cids.is_none() && self.name.is_none() && self.meta.is_none() && self.after.is_none()
     }
 
     pub fn judge(&self, c: &Candidate<'_>) -> Verdict {

@@ -131,23 +131,32 @@ impl<'a, K: Kv> PinStore<'a, K> {
         render: &impl Fn(&RequestId, &RecordView<'_>) -> T,
         out: &mut Listing<T>,
     ) -> Result<Option<Tally>, KvError> {
-        let status_only = changes.is_some() && q.filters_by_status_only();
+        let countable = changes.is_some() && q.counts_from_totals();
         // Decided at the first pin key, once the leading keys have been seen.
         let mut known: Option<Option<Known>> = None;
         let mut tally = Tally::default();
         let mut cursor = None;
-        let mut size = if status_only {
+        let mut size = if countable && q.before.is_none() {
             Known::guess(q.limit)
         } else {
             LIST_PAGE
         };
+        // Keys run newest first. Pins at or after `before` come first: the totals count those
+        // of the queried statuses (`newer`), the query does not; the count is known once they
+        // are passed.
+        let mut newer = 0;
+        let mut passed = q.before.is_none();
         // With a known count, the scan is over once the page is full or every match is found.
-        let done = |known: Option<Known>, out: &mut Listing<T>| match known {
-            Some(k) if out.results.len() == q.limit || out.count == k.matching => {
-                out.count = out.count.max(k.matching);
-                true
+        let done = |known: Option<Known>, newer: usize, passed: bool, out: &mut Listing<T>| {
+            let Some(k) = known.filter(|_| passed) else {
+                return false;
+            };
+            let matching = k.matching.saturating_sub(newer);
+            let over = out.results.len() == q.limit || out.count >= matching;
+            if over {
+                out.count = out.count.max(matching);
             }
-            _ => false,
+            over
         };
         loop {
             let page = self.kv.list(prefix, cursor, size).await?;
@@ -161,17 +170,25 @@ impl<'a, K: Kv> PinStore<'a, K> {
                 }
                 let k = match known {
                     Some(k) => k,
-                    None => *known.insert(self.known(q, changes.as_deref(), status_only).await?),
+                    None => *known.insert(self.known(q, changes.as_deref(), countable).await?),
                 };
-                if done(k, out) {
+                if done(k, newer, passed, out) {
                     return Ok(None);
                 }
-                if let Some(k) = k {
+                if let Some(k) = k.filter(|_| passed) {
                     size = k.next_page(q, out);
                 }
                 let Some(id) = RequestId::parse(tail) else {
                     continue;
                 };
+                let created = id.created();
+                if q.after.is_some_and(|a| !created.is_after(a)) {
+                    // This pin and every one after it are too old to match: the count is
+                    // complete (and, not having read everything, there are no totals).
+                    return Ok(None);
+                }
+                let ahead = !passed && q.before.is_some_and(|b| !created.is_before(b));
+                passed = !ahead;
                 let mut spill = String::new();
                 let listed = metadata_json(key.metadata.as_ref(), &mut spill);
                 let Some(view) = listed.and_then(RecordView::parse) else {
@@ -179,6 +196,7 @@ impl<'a, K: Kv> PinStore<'a, K> {
                     if let Some(json) = self.get_json(&id).await? {
                         let view = parse_view(&id, &json)?;
                         tally.add(view.status);
+                        newer += usize::from(ahead && q.status.contains(view.status));
                         if verdict(q, &id, &view) == Verdict::Yes {
                             take(&id, &view, q.limit, render, out);
                         }
@@ -186,6 +204,10 @@ impl<'a, K: Kv> PinStore<'a, K> {
                     continue;
                 };
                 tally.add(view.status);
+                if ahead {
+                    newer += usize::from(q.status.contains(view.status));
+                    continue;
+                }
                 let judged = verdict(q, &id, &view);
                 let on_page = out.results.len() < q.limit;
                 let wants_full = match judged {
@@ -215,28 +237,28 @@ impl<'a, K: Kv> PinStore<'a, K> {
                 Some(k) => k,
                 // Nothing but leading keys (or nothing) was listed.
                 None if page.cursor.is_none() => {
-                    self.known(q, changes.as_deref(), status_only).await?
+                    self.known(q, changes.as_deref(), countable).await?
                 }
                 None => None,
             };
             match page.cursor {
-                Some(_) if done(k, out) => return Ok(None),
+                Some(_) if done(k, newer, passed, out) => return Ok(None),
                 Some(c) => cursor = Some(c),
-                None if done(k, out) => return Ok(None),
+                None if done(k, newer, passed, out) => return Ok(None),
                 None => return Ok(Some(tally)),
             }
         }
     }
 
-    /// The count of a status-only listing from the totals and markers that lead it: as stored,
-    /// or corrected by a `get` of each pin changed since. `None`: the scan must count.
+    /// The pins of the queried statuses, from the totals and markers that lead the listing:
+    /// as stored, or corrected by a `get` of each pin changed since. `None`: the scan counts.
     async fn known(
         &self,
         q: &ListQuery,
         changes: Option<&Changes>,
-        status_only: bool,
+        countable: bool,
     ) -> Result<Option<Known>, KvError> {
-        let Some(changes) = changes.filter(|_| status_only) else {
+        let Some(changes) = changes.filter(|_| countable) else {
             return Ok(None);
         };
         let tally = match changes.base() {
