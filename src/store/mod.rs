@@ -1,6 +1,7 @@
 //! Storage of pinsets in Workers KV.
 
 pub mod counts;
+mod join;
 pub mod keys;
 pub mod kv;
 pub mod pins;

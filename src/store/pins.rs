@@ -1,9 +1,10 @@
 //! A user's pinset in KV: writes, reads, and the newest-first scan behind `GET /pins`.
 
 use super::counts::{self, Base, Changes, Tally};
+use super::join;
 use super::keys;
 use super::kv::{Kv, KvError, LIST_PAGE};
-use super::record::{metadata_json, PinRecord, RecordView};
+use super::record::{metadata_json, Glance, PinRecord, RecordView};
 use crate::auth::user::UserId;
 use crate::domain::cid::Cid;
 use crate::domain::list_query::{Candidate, ListQuery, Verdict};
@@ -191,6 +192,32 @@ impl<'a, K: Kv> PinStore<'a, K> {
                 passed = !ahead;
                 let mut spill = String::new();
                 let listed = metadata_json(key.metadata.as_ref(), &mut spill);
+                // Most pins are passed over (another name, past the page, newer than `before`):
+                // judged from a glance at their text, without parsing the record. (While an
+                // unfiltered page fills, every pin would be parsed anyway.)
+                let page_full = out.results.len() >= q.limit;
+                let glance = ahead || page_full || q.name.is_some();
+                if let Some(g) = listed
+                    .filter(|_| glance && q.meta.is_none())
+                    .and_then(Glance::of)
+                {
+                    let judged = if ahead {
+                        Verdict::No
+                    } else {
+                        q.judge(&Candidate {
+                            created,
+                            status: g.status,
+                            name: g.knows_name().then_some(g.name),
+                            meta: None,
+                        })
+                    };
+                    if judged == Verdict::No || (judged == Verdict::Yes && page_full) {
+                        tally.add(g.status);
+                        newer += usize::from(ahead && q.status.contains(g.status));
+                        out.count += usize::from(judged == Verdict::Yes);
+                        continue;
+                    }
+                }
                 let Some(view) = listed.and_then(RecordView::parse) else {
                     // Written without readable metadata (never by this code): read the record.
                     if let Some(json) = self.get_json(&id).await? {
@@ -264,10 +291,10 @@ impl<'a, K: Kv> PinStore<'a, K> {
         let tally = match changes.base() {
             Base::Exact(tally) => Some(tally),
             Base::Changed(tally, changed) => {
+                let reads = join::all(changed.keys().map(|pin| self.get_json(pin))).await;
                 let mut moves = Vec::with_capacity(changed.len());
-                for (pin, before) in changed {
-                    let now = self.get_json(&pin).await?;
-                    moves.push((before, counts::status_of(now.as_deref())));
+                for (before, now) in changed.values().zip(reads) {
+                    moves.push((*before, counts::status_of(now?.as_deref())));
                 }
                 counts::apply(tally, moves)
             }

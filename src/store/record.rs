@@ -78,6 +78,44 @@ impl<'a> RecordView<'a> {
     }
 }
 
+/// Status, name and partiality read straight off a record's text, which `PinRecord` writes
+/// with `s`, `c` and `n` first and `p` (the only unquoted value) last: what a scan needs to pass
+/// over most pins without parsing them. `None` for text in any other shape, an escaped name
+/// included: the caller parses that instead.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Glance<'a> {
+    pub status: Status,
+    pub name: Option<&'a str>,
+    pub partial: bool,
+}
+
+impl<'a> Glance<'a> {
+    pub fn of(json: &'a str) -> Option<Glance<'a>> {
+        let rest = json.strip_prefix(r#"{"s":""#)?;
+        let (status, rest) = rest.split_once('"')?;
+        let status = Status::ALL.into_iter().find(|s| s.as_str() == status)?;
+        let rest = rest.strip_prefix(r#","c":""#)?;
+        let (cid, rest) = rest.split_once('"')?;
+        let name = match rest.strip_prefix(r#","n":""#) {
+            Some(rest) => Some(rest.split_once('"')?.0),
+            None => None,
+        };
+        if cid.contains('\\') || name.is_some_and(|n| n.contains('\\')) {
+            return None;
+        }
+        let partial = json.ends_with(r#","p":true}"#);
+        Some(Glance {
+            status,
+            name,
+            partial,
+        })
+    }
+
+    pub fn knows_name(&self) -> bool {
+        !self.partial || self.name.is_some()
+    }
+}
+
 /// The JSON text of a listed key's metadata: the record string, or (metadata written as an
 /// object by older code) that object serialized into `spill`.
 pub fn metadata_json<'a>(v: Option<&'a Value>, spill: &'a mut String) -> Option<&'a str> {
@@ -202,6 +240,45 @@ mod tests {
         let v = RecordView::parse(json).unwrap();
         assert_eq!((v.status, v.name.as_deref()), (r.status, r.name.as_deref()));
         assert!(metadata_json(Some(&Value::Null), &mut String::new()).is_none());
+    }
+
+    /// A glance says what the full parse says, or nothing.
+    #[test]
+    fn a_glance_agrees_with_the_parse_or_declines() {
+        let names = [
+            None,
+            Some(""),
+            Some("plain.pdf"),
+            Some("quote \" inside"),
+            Some("back\\slash"),
+            Some("tab\tand\u{1}"),
+            Some("ünïcødé 😀"),
+            Some("ends with \\"),
+            Some(",\"p\":true}"),
+        ];
+        let mut glanced = 0;
+        for name in names {
+            for (meta, origins) in [(0, 0), (10, 2), (2000, 0), (10, 20)] {
+                let mut r = record(0, meta, origins);
+                r.name = name.map(str::to_owned);
+                let json = meta_of(&r);
+                let view = RecordView::parse(&json).unwrap();
+                if let Some(g) = Glance::of(&json) {
+                    glanced += 1;
+                    assert_eq!(g.status, view.status, "{json}");
+                    assert_eq!(g.name, view.name.as_deref(), "{json}");
+                    assert_eq!(g.partial, view.partial, "{json}");
+                    assert_eq!(g.knows_name(), view.knows_name(), "{json}");
+                }
+            }
+        }
+        assert_eq!(glanced, 16, "every name without an escape, in every shape");
+        assert_eq!(
+            Glance::of(r#"{"c":"x","s":"pinned"}"#),
+            None,
+            "another order"
+        );
+        assert_eq!(Glance::of(r#"{"s":"lost","c":"x"}"#), None);
     }
 
     #[test]
