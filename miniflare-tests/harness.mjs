@@ -28,6 +28,8 @@ export async function startWorker({ bindings = {}, rateLimit, port } = {}) {
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
     compatibilityDate: "2026-04-20",
     kvNamespaces: ["PINS"],
+    // The CIDs' gates (wrangler.toml): a Durable Object per CID, SQLite-backed as deployed.
+    durableObjects: { CID_GATES: { className: "CidGate", useSQLite: true } },
     bindings: {
       USERS: JSON.stringify(USERS),
       JWT_SECRET: "miniflare-tests-secret-0123456789",

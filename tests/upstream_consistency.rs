@@ -2,7 +2,8 @@
 //! location, the cron sweep at another that sees their writes up to 60 s late (and they its).
 //! Whenever a user's add lands relative to the release of the same CID, the CID stays pinned
 //! upstream from the moment that add answers (a provider with one pin per add); a provider
-//! with one pin per CID (IPFS Cluster) may lose it for at most a grace period (docs/storage.md).
+//! with one pin per CID (IPFS Cluster) may lose it for at most a grace period with KV alone,
+//! and never with the CIDs' gates (docs/storage.md).
 
 mod common;
 mod upstream_support;
@@ -12,11 +13,12 @@ use edge_pinning::config::Config;
 use edge_pinning::domain::timestamp::Millis;
 use edge_pinning::http::HttpRequest;
 use edge_pinning::limits::Unlimited;
+use edge_pinning::upstream::gate::Gates;
 use edge_pinning::upstream::{sweep, Counted, Throttle, Upstreaming};
 use serde_json::{json, Value};
 use std::cell::Cell;
 use std::rc::Rc;
-use upstream_support::{FakeUpstream, LaggedKv};
+use upstream_support::{FakeUpstream, LaggedKv, MemoryGate};
 
 const LAG_MS: u64 = 60_000;
 
@@ -27,10 +29,21 @@ struct Sim {
     config: Config,
     throttle: Throttle,
     clock: Rc<Cell<u64>>,
+    /// The CIDs' gates (a Durable Object each: one place, no lag), when `gated`.
+    gate: MemoryGate,
+    gated: bool,
 }
 
 impl Sim {
-    fn new(by_cid: bool) -> Sim {
+    fn gates(&self) -> Gates<'_> {
+        if self.gated {
+            Gates::new(&self.gate)
+        } else {
+            Gates::none()
+        }
+    }
+
+    fn new(by_cid: bool, gated: bool) -> Sim {
         let clock = Rc::new(Cell::new(1_700_000_000_000));
         let users = LaggedKv::new(clock.clone(), LAG_MS);
         let config = Config::from_env(|k| {
@@ -51,6 +64,8 @@ impl Sim {
             up: Counted::new(FakeUpstream::new(by_cid, clock.clone())),
             config,
             throttle: Throttle::default(),
+            gate: MemoryGate::new(clock.clone()),
+            gated,
             clock,
         }
     }
@@ -59,6 +74,7 @@ impl Sim {
         let up = Upstreaming {
             client: &self.up,
             throttle: &self.throttle,
+            gates: self.gates(),
         };
         let req = HttpRequest {
             method: method.into(),
@@ -91,7 +107,14 @@ impl Sim {
     fn sweep(&self) {
         let settings = self.config.upstream.as_ref().unwrap();
         let now = Millis(self.clock.get());
-        block_on(sweep::run(self.cron.clone(), &self.up, settings, now)).unwrap();
+        block_on(sweep::run(
+            self.cron.clone(),
+            &self.up,
+            self.gates(),
+            settings,
+            now,
+        ))
+        .unwrap();
     }
 
     fn pinned(&self) -> bool {
@@ -101,8 +124,8 @@ impl Sim {
 
 /// Alice pins and unpins; bob pins the same CID `bob_at` seconds later; the cron (elsewhere)
 /// sweeps every 30 s. Returns the seconds after bob's add at which the CID was not pinned.
-fn run(by_cid: bool, bob_at: u64) -> Vec<u64> {
-    let s = Sim::new(by_cid);
+fn run(by_cid: bool, gated: bool, bob_at: u64) -> Vec<u64> {
+    let s = Sim::new(by_cid, gated);
     let a = s.call(
         "alice",
         "POST",
@@ -141,7 +164,7 @@ fn run(by_cid: bool, bob_at: u64) -> Vec<u64> {
 #[test]
 fn an_add_at_any_moment_of_a_release_keeps_the_cid_pinned() {
     for bob_at in (1..400).step_by(2) {
-        let unpinned = run(false, bob_at);
+        let unpinned = run(false, false, bob_at);
         assert!(
             unpinned.is_empty(),
             "bob at {bob_at}s: unpinned {unpinned:?}s after his add"
@@ -153,11 +176,26 @@ fn an_add_at_any_moment_of_a_release_keeps_the_cid_pinned() {
 fn with_one_pin_per_cid_a_late_add_is_repinned_within_a_grace_period() {
     let mut worst = 0;
     for bob_at in (1..400).step_by(2) {
-        let unpinned = run(true, bob_at);
+        let unpinned = run(true, false, bob_at);
         if let (Some(first), Some(last)) = (unpinned.first(), unpinned.last()) {
             worst = worst.max(last - first + 1);
         }
     }
     // The grace period (120 s) plus the cron's period (30 s) bound the window.
     assert!(worst <= 150, "unpinned for {worst}s");
+}
+
+/// With the CIDs' gates, a provider with one pin per CID never loses a held CID either: the
+/// release asks the gate, which knows of bob's hold however late KV shows it to the cron.
+#[test]
+fn with_gates_one_pin_per_cid_is_never_unpinned_while_held() {
+    for bob_at in (1..400).step_by(2) {
+        for by_cid in [true, false] {
+            let unpinned = run(by_cid, true, bob_at);
+            assert!(
+                unpinned.is_empty(),
+                "one pin per CID: {by_cid}, bob at {bob_at}s: unpinned {unpinned:?}s after his add"
+            );
+        }
+    }
 }

@@ -11,6 +11,9 @@ use serde_json::{json, Value};
 use upstream_support::{interleave, World};
 
 const SEEDS: u64 = 300;
+/// (one pin per CID, through the CIDs' gates): both kinds of provider, with KV alone and with
+/// the `CID_GATES` binding.
+const MODES: [(bool, bool); 4] = [(false, false), (true, false), (false, true), (true, true)];
 
 fn id(v: &Value) -> String {
     v["requestid"].as_str().unwrap().to_owned()
@@ -30,9 +33,10 @@ fn settle(w: &World, cid: &str, held: bool) {
 
 #[test]
 fn delete_racing_an_add_never_unpins_the_held_cid() {
-    for by_cid in [false, true] {
+    for (by_cid, gated) in MODES {
         for seed in 0..SEEDS {
             let w = World::new(by_cid);
+            w.gated.set(gated);
             let a = w.pin("alice", json!({"cid": cid(1), "name": "pinned-a"}));
             let path = format!("/pins/{}", id(&a));
             let body = json!({"cid": cid(1), "name": "pinned-b"}).to_string();
@@ -54,7 +58,7 @@ fn delete_racing_an_add_never_unpins_the_held_cid() {
             settle(&w, &cid(1), false);
             assert!(
                 w.up.pins_of(&cid(1)).is_empty(),
-                "seed {seed}, by_cid {by_cid}"
+                "seed {seed}, by_cid {by_cid}, gated {gated}"
             );
         }
     }
@@ -62,9 +66,10 @@ fn delete_racing_an_add_never_unpins_the_held_cid() {
 
 #[test]
 fn the_final_release_racing_an_add_never_leaves_the_cid_unpinned() {
-    for by_cid in [false, true] {
+    for (by_cid, gated) in MODES {
         for seed in 0..SEEDS {
             let w = World::new(by_cid);
+            w.gated.set(gated);
             let a = w.pin("alice", json!({"cid": cid(1), "name": "pinned-a"}));
             w.delete("alice", &a["requestid"]);
             w.sweep(); // the release mark
@@ -77,7 +82,10 @@ fn the_final_release_racing_an_add_never_leaves_the_cid_unpinned() {
             );
             assert_eq!(add.status, 202);
             let pinned = !w.up.pins_of(&cid(1)).is_empty();
-            assert!(pinned, "seed {seed}, by_cid {by_cid}: {report:?}");
+            assert!(
+                pinned,
+                "seed {seed}, by_cid {by_cid}, gated {gated}: {report:?}"
+            );
             settle(&w, &cid(1), true);
             // Mirrored, whatever the upstream says (a re-add by the sweep may not know
             // bob's name yet, and this provider takes its status from the name).
@@ -93,6 +101,49 @@ fn the_final_release_racing_an_add_never_leaves_the_cid_unpinned() {
             assert!(w.up.pins_of(&cid(1)).is_empty(), "seed {seed}: a leak");
         }
     }
+}
+
+/// With the CIDs' gates: the sweep's unpin itself racing an add. An add whose hold lands in
+/// the release's lease is fenced (queued, no upstream call); the release learns of it when the
+/// lease ends and pins the CID again before its look is over.
+#[test]
+fn with_gates_an_add_inside_the_release_lease_is_fenced_and_repinned() {
+    let mut fenced = 0;
+    for by_cid in [false, true] {
+        for seed in 0..SEEDS {
+            let w = World::new(by_cid);
+            w.gated.set(true);
+            let a = w.pin("alice", json!({"cid": cid(1), "name": "pinned-a"}));
+            w.delete("alice", &a["requestid"]);
+            w.advance(61);
+            w.sweep(); // the release mark
+            w.advance(121); // the next look unpins
+            let body = json!({"cid": cid(1), "name": "pinned-b"}).to_string();
+            let (report, add) = interleave(
+                w.sweep_future(),
+                w.request("bob", "POST", "/pins", &body),
+                seed,
+            );
+            assert_eq!(add.status, 202);
+            fenced += usize::from(add.body["status"] == "queued");
+            let pinned = !w.up.pins_of(&cid(1)).is_empty();
+            assert!(pinned, "seed {seed}, by_cid {by_cid}: {report:?}");
+            settle(&w, &cid(1), true);
+            // Mirrored (the re-add may carry the bare CID: this provider then says queued).
+            let shown = w.get("bob", &add.body["requestid"]).body["status"].clone();
+            let upstream: Vec<String> = (w.up.pins_of(&cid(1)).iter())
+                .map(|p| p.status.as_str().to_owned())
+                .collect();
+            assert!(
+                upstream.contains(&shown.as_str().unwrap().to_owned()),
+                "seed {seed}"
+            );
+            w.delete("bob", &add.body["requestid"]);
+            settle(&w, &cid(1), false);
+            assert!(w.up.pins_of(&cid(1)).is_empty(), "seed {seed}: a leak");
+        }
+    }
+    assert!(fenced > 0, "some adds landed inside the release's lease");
 }
 
 #[test]
@@ -174,9 +225,10 @@ fn the_sweeps_status_update_racing_a_delete_never_brings_the_pin_back() {
 
 #[test]
 fn replace_alone_racing_an_add_of_the_old_cid_keeps_it_pinned() {
-    for by_cid in [false, true] {
+    for (by_cid, gated) in MODES {
         for seed in 0..SEEDS {
             let w = World::new(by_cid);
+            w.gated.set(gated);
             let a = w.pin("alice", json!({"cid": cid(1), "name": "pinned-a"}));
             let path = format!("/pins/{}", id(&a));
             let new = json!({"cid": cid(2), "name": "pinned-v2"}).to_string();
@@ -191,7 +243,7 @@ fn replace_alone_racing_an_add_of_the_old_cid_keeps_it_pinned() {
             // (or bob's add) pins it again before either request answers.
             assert!(
                 !w.up.pins_of(&cid(1)).is_empty(),
-                "seed {seed}, by_cid {by_cid}"
+                "seed {seed}, by_cid {by_cid}, gated {gated}"
             );
             assert!(!w.up.pins_of(&cid(2)).is_empty());
             settle(&w, &cid(1), true);

@@ -8,6 +8,7 @@
 //! - `holders`: KV access for holders, CID states and the work queue.
 //! - `pins`: what add / get / replace / delete do with this backend.
 //! - `sweep`: the cron's pass over the queue: status mirroring, retries, deferred release.
+//! - `gate`: the per-CID Durable Object that decides, consistently, when a CID may be unpinned.
 //! - `Counted` (calls made, for the sweep's budget) and `Throttle` (reads' refresh interval).
 //!
 //! The safety argument (a held CID is never unpinned) is in docs/storage.md, "Upstream backend".
@@ -15,6 +16,7 @@
 pub mod ask;
 pub mod client;
 mod counted;
+pub mod gate;
 pub mod holders;
 pub mod pins;
 pub mod state;
@@ -120,4 +122,5 @@ impl Upstream for NoUpstream {
 pub struct Upstreaming<'a, U> {
     pub client: &'a U,
     pub throttle: &'a Throttle,
+    pub gates: gate::Gates<'a>,
 }

@@ -3,6 +3,7 @@
 //! holder and asks the sweep to look, and the sweep alone decides that a CID is unheld.
 
 use super::ask::{self, worth_adding, worth_refreshing};
+use super::gate::{self, Release};
 use super::holders::CidKeys;
 use super::state::CidState;
 use super::{Answer, Upstream, UpstreamPin, Upstreaming, KV_PROPAGATION_MS};
@@ -49,11 +50,34 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
     pub async fn add(&self, id: &RequestId, pin: Pin, now: Millis) -> Result<Shown, KvError> {
         let cid = pin.cid.clone();
         self.keys().hold(cid.canonical(), self.user, id).await?;
-        let known = self.keys().state(cid.canonical()).await?;
-        let state = self.admit(cid.canonical(), id, known, &pin, now).await?;
+        let state = match self.gate_hold(cid.canonical(), id, now).await? {
+            Some(fenced) => fenced,
+            None => {
+                let known = self.keys().state(cid.canonical()).await?;
+                self.admit(cid.canonical(), id, known, &pin, now).await?
+            }
+        };
         let record = state.apply_to(&record_of(pin));
         self.store().put(id, &cid, &record, None, now).await?;
         Ok((record, Some(state)))
+    }
+
+    /// Registers the new pin object with the CID's gate. While a release of the CID is under
+    /// way the upstream is not called (its unpin may land after our add): the pin shows
+    /// `queued`, the releaser pins the CID again when it ends, and a sweep look at the lease's
+    /// end does so should the releaser stop first.
+    async fn gate_hold(
+        &self,
+        cid: &str,
+        id: &RequestId,
+        now: Millis,
+    ) -> Result<Option<CidState>, KvError> {
+        let holder = gate::holder(self.user.as_str(), id);
+        let Some(until) = self.up.gates.hold(cid, holder).await? else {
+            return Ok(None);
+        };
+        self.keys().enqueue(cid, id, now, until).await?;
+        Ok(Some(CidState::pending()))
     }
 
     /// The CID's state once a new pin object holds it: the known one, or the upstream's answer.
@@ -164,6 +188,10 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
         if let Some(cid) = &cid {
             let due = now.0 + KV_PROPAGATION_MS.min(self.settings.grace_secs * 1000);
             self.keys().enqueue(cid.canonical(), id, now, due).await?;
+            // Last: a gate that could not be told keeps a holder whose pin object is gone,
+            // which the sweep drops once the grace period has passed (`sweep::release`).
+            let holder = gate::holder(self.user.as_str(), id);
+            let _ = self.up.gates.unhold(cid.canonical(), holder).await;
         }
         Ok(())
     }
@@ -183,10 +211,12 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
         let new_cid = pin.cid.clone();
         let y = new_cid.canonical();
         self.keys().hold(y, self.user, new_id).await?;
+        let fenced = self.gate_hold(y, new_id, now).await?;
         let known_y = self.keys().state(y).await?;
         let old_cid = Cid::parse(&old.cid).ok();
-        let state = match &old_cid {
-            Some(x) if x.canonical() != y => {
+        let state = match (&old_cid, fenced) {
+            (_, Some(fenced)) => Some(fenced),
+            (Some(x), None) if x.canonical() != y => {
                 self.replace_upstream(x, old_id, new_id, known_y.as_ref(), &pin, now)
                     .await?
             }
@@ -238,6 +268,18 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
         if !alone {
             return Ok(None);
         }
+        // The gate has the last word: no one else may hold the old CID, and the lease must
+        // leave room for the call.
+        let moving = Some(gate::holder(self.user.as_str(), old_id));
+        let clock = self.kv.clock().unwrap_or(now).0;
+        let lease = match self.up.gates.begin(x.canonical(), moving, now).await? {
+            Release::Granted { lease, until } if clock + gate::LEASE_MARGIN_MS < until => lease,
+            Release::Granted { lease, .. } => {
+                self.up.gates.end(x.canonical(), lease).await?;
+                return Ok(None);
+            }
+            Release::Held(_) => return Ok(None),
+        };
         // Should we stop between the upstream's replace and the end of this request, the old
         // pin object would still hold a CID no longer pinned upstream: this entry makes the
         // sweep re-add it then (and costs it one look otherwise).
@@ -246,7 +288,9 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
             .await?;
         let y = pin.cid.canonical();
         let mut state = known_y.cloned().unwrap_or_else(CidState::pending);
-        match self.up.client.replace(&rid, &upstream_pin(y, pin)).await {
+        let answer = self.up.client.replace(&rid, &upstream_pin(y, pin)).await;
+        let arrived = self.up.gates.end(x.canonical(), lease).await?;
+        match answer {
             Answer::Ok(s) => state.observed(s),
             // Not replaced (e.g. the upstream lost the old pin): add and release instead.
             Answer::Refused(_) => return Ok(None),
@@ -259,17 +303,19 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
             .enqueue(y, new_id, now, self.due(&state, now))
             .await?;
         if state.upstream_id.is_some() {
-            self.after_upstream_replace(x, old_id, now).await?;
+            self.after_upstream_replace(x, old_id, arrived, now).await?;
         }
         Ok(Some(state))
     }
 
     /// The old CID is gone upstream. Forget its state, then look for a holder that arrived
-    /// meanwhile: its add may have mirrored the state we just dropped, so pin the CID again.
+    /// meanwhile (the gate says so; without gates, KV's listing may): its add may have
+    /// mirrored the state we just dropped, or been fenced, so pin the CID again.
     async fn after_upstream_replace(
         &self,
         x: &Cid,
         old_id: &RequestId,
+        arrived: bool,
         now: Millis,
     ) -> Result<(), KvError> {
         let x = x.canonical();
@@ -278,7 +324,7 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
         let others = holders
             .iter()
             .any(|(_, u, id)| !(u == self.user && id == old_id));
-        if others {
+        if others || arrived {
             let mut state = CidState::pending();
             let upin = UpstreamPin {
                 cid: x.to_owned(),

@@ -10,6 +10,7 @@ use edge_pinning::domain::{status::Status, timestamp::Instant, timestamp::Millis
 use edge_pinning::http::HttpRequest;
 use edge_pinning::limits::Unlimited;
 use edge_pinning::store::kv::{Kv, KvError, ListPage};
+use edge_pinning::upstream::gate::{GateCall, GateFuture, GateState, GateTransport, Gates};
 use edge_pinning::upstream::{
     sweep, Answer, Counted, Refusal, Throttle, Upstream, UpstreamPin, UpstreamStatus, Upstreaming,
 };
@@ -289,6 +290,40 @@ pub struct World {
     pub up: Counted<FakeUpstream>,
     pub throttle: Throttle,
     pub clock: Rc<Cell<u64>>,
+    pub gate: MemoryGate,
+    /// Whether requests and sweeps go through `gate` (the `CID_GATES` binding) or KV alone.
+    pub gated: Cell<bool>,
+}
+
+/// CID gates in memory: the core's `GateState` per CID, on the test's clock.
+pub struct MemoryGate {
+    pub states: RefCell<BTreeMap<String, GateState>>,
+    pub clock: Rc<Cell<u64>>,
+    pub calls: Cell<u32>,
+}
+
+impl MemoryGate {
+    pub fn new(clock: Rc<Cell<u64>>) -> MemoryGate {
+        MemoryGate {
+            states: RefCell::default(),
+            clock,
+            calls: Cell::new(0),
+        }
+    }
+}
+
+impl GateTransport for MemoryGate {
+    fn call<'a>(&'a self, cid: &'a str, call: GateCall) -> GateFuture<'a> {
+        self.calls.set(self.calls.get() + 1);
+        let now = self.clock.get();
+        let reply = self
+            .states
+            .borrow_mut()
+            .entry(cid.to_owned())
+            .or_default()
+            .apply(call, now);
+        Box::pin(async move { Ok(reply) })
+    }
 }
 
 pub struct Answered {
@@ -330,7 +365,17 @@ impl World {
             config,
             up: Counted::new(FakeUpstream::new(by_cid, clock.clone())),
             throttle: Throttle::default(),
+            gate: MemoryGate::new(clock.clone()),
+            gated: Cell::new(false),
             clock,
+        }
+    }
+
+    pub fn gates(&self) -> Gates<'_> {
+        if self.gated.get() {
+            Gates::new(&self.gate)
+        } else {
+            Gates::none()
         }
     }
 
@@ -364,6 +409,7 @@ impl World {
             let up = Upstreaming {
                 client: &self.up,
                 throttle: &self.throttle,
+                gates: self.gates(),
             };
             let reply = edge_pinning::app::handle_with(
                 req,
@@ -409,7 +455,7 @@ impl World {
         let now = self.now();
         async move {
             let settings = self.config.upstream.as_ref().unwrap();
-            sweep::run(self.kv.clone(), &self.up, settings, now)
+            sweep::run(self.kv.clone(), &self.up, self.gates(), settings, now)
                 .await
                 .unwrap()
         }

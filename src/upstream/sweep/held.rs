@@ -8,6 +8,7 @@ use crate::domain::{cid::Cid, request_id::RequestId};
 use crate::store::kv::{Kv, KvError};
 use crate::store::{keys, record::PinRecord};
 use crate::upstream::ask::{self, worth_refreshing};
+use crate::upstream::gate;
 use crate::upstream::holders::Due;
 use crate::upstream::state::CidState;
 use crate::upstream::{Upstream, UpstreamPin};
@@ -63,6 +64,8 @@ impl<K: Kv, U: Upstream> Sweep<'_, K, U> {
                     Found::Missing => {
                         if id.created().0 + self.grace_ms() < self.now.0 {
                             self.keys().unhold(cid, &user, &id).await?;
+                            let holder = gate::holder(user.as_str(), &id);
+                            self.gates.unhold(cid, holder).await?;
                         } else {
                             live += 1;
                         }

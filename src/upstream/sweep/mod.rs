@@ -10,6 +10,7 @@
 mod held;
 mod release;
 
+use super::gate::Gates;
 use super::holders::{CidKeys, Due};
 use super::{Counted, Upstream};
 use crate::config::UpstreamSettings;
@@ -80,6 +81,7 @@ enum Next {
 pub async fn run<K: Kv, U: Upstream>(
     kv: K,
     up: &Counted<U>,
+    gates: Gates<'_>,
     settings: &UpstreamSettings,
     now: Millis,
 ) -> Result<Report, KvError> {
@@ -87,6 +89,7 @@ pub async fn run<K: Kv, U: Upstream>(
     let sweep = Sweep {
         kv: &kv,
         up,
+        gates,
         calls_before: up.made(),
         settings,
         now,
@@ -107,6 +110,7 @@ pub async fn run<K: Kv, U: Upstream>(
 struct Sweep<'a, K, U> {
     kv: &'a Counting<K>,
     up: &'a Counted<U>,
+    gates: Gates<'a>,
     calls_before: u32,
     settings: &'a UpstreamSettings,
     now: Millis,

@@ -14,10 +14,14 @@
 //! step 2 deletes only older ones.
 
 use super::{Next, Sweep};
+use crate::auth::user::UserId;
 use crate::domain::timestamp::Millis;
 use crate::store::kv::{Kv, KvError};
+use crate::store::pins::PinStore;
+use crate::upstream::gate::{self, Release, LEASE_MARGIN_MS};
 use crate::upstream::holders::Due;
 use crate::upstream::state::CidState;
+use crate::upstream::KV_PROPAGATION_MS;
 use crate::upstream::{ask, Answer, Upstream, UpstreamPin};
 
 /// Margin for the upstream's clock: duplicates younger than the mark minus this are kept.
@@ -53,9 +57,23 @@ impl<K: Kv, U: Upstream> Sweep<'_, K, U> {
         if self.calls_left() < 2 {
             return Ok(self.at(self.now.0));
         }
+        // The gate decides: no one may hold the CID, whatever KV shows here.
+        let (lease, until) = match self.gates.begin(cid, None, self.now).await? {
+            Release::Granted { lease, until } => (lease, until),
+            Release::Held(holders) => {
+                self.drop_stale(cid, &holders).await?;
+                return Ok(self.at(self.now.0 + KV_PROPAGATION_MS));
+            }
+        };
+        // The lease must outlast every unpin this look starts.
+        let room = |s: &Self| s.kv.clock().unwrap_or(s.now).0 + LEASE_MARGIN_MS < until;
         let mut gone = Vec::new();
         if let Some(id) = state.upstream_id.clone() {
+            if !room(self) {
+                return self.out_of_lease(cid, state, lease).await;
+            }
             if let Answer::Unavailable(e) = self.up.delete(&id).await {
+                self.gates.end(cid, lease).await?;
                 return self.retry(cid, state, e).await;
             }
             // Gone (a 404 included). Not asked again should a later step fail.
@@ -66,23 +84,68 @@ impl<K: Kv, U: Upstream> Sweep<'_, K, U> {
         match self.up.list_by_cid(cid, before).await {
             Answer::Ok(duplicates) => {
                 for dup in duplicates {
-                    if self.calls_left() == 0 {
-                        self.keys().put_state(cid, &state).await?;
-                        return Ok(self.at(self.now.0));
+                    if self.calls_left() == 0 || !room(self) {
+                        return self.out_of_lease(cid, state, lease).await;
                     }
                     if let Answer::Unavailable(e) = self.up.delete(&dup.requestid).await {
+                        self.gates.end(cid, lease).await?;
                         return self.retry(cid, state, e).await;
                     }
                     gone.push(dup.requestid);
                 }
             }
-            Answer::Unavailable(e) => return self.retry(cid, state, e).await,
+            Answer::Unavailable(e) => {
+                self.gates.end(cid, lease).await?;
+                return self.retry(cid, state, e).await;
+            }
             // A provider that refuses the listing: the known pin is gone, which is what counts.
             Answer::Refused(_) => {}
         }
         self.keys().drop_state(cid).await?;
         self.released.set(self.released.get() + 1);
-        self.rescue(cid, &gone).await
+        let arrived = self.gates.end(cid, lease).await?;
+        self.rescue(cid, &gone, arrived).await
+    }
+
+    /// Stops a release whose lease (or budget) ran short: what is left is done at the next look.
+    async fn out_of_lease(
+        &self,
+        cid: &str,
+        state: CidState,
+        lease: Option<u64>,
+    ) -> Result<Next, KvError> {
+        self.keys().put_state(cid, &state).await?;
+        let arrived = self.gates.end(cid, lease).await?;
+        if arrived {
+            return self.rescue(cid, &[], true).await;
+        }
+        Ok(self.at(self.now.0))
+    }
+
+    /// The gate names holders KV does not show. Most are adds at another location, which the
+    /// next look sees; one whose pin object is gone and older than the grace period was left by
+    /// a request that stopped half-way (or a gate that could not be told of a delete): drop it.
+    async fn drop_stale(&self, cid: &str, holders: &[String]) -> Result<(), KvError> {
+        for name in holders {
+            let Some((user, id)) = gate::holder_of(name) else {
+                continue;
+            };
+            let Ok(user) = UserId::parse(user) else {
+                continue;
+            };
+            let old = id.created().0 + self.grace_ms() < self.now.0;
+            if old
+                && PinStore::new(self.kv, &user)
+                    .get(&id)
+                    .await
+                    .ok()
+                    .flatten()
+                    .is_none()
+            {
+                self.gates.unhold(cid, name.clone()).await?;
+            }
+        }
+        Ok(())
     }
 
     /// A failed unpin keeps the mark and is tried again after the backoff.
@@ -92,15 +155,16 @@ impl<K: Kv, U: Upstream> Sweep<'_, K, U> {
         Ok(self.at(state.next_try))
     }
 
-    /// Just after unpinning: a holder that appeared meanwhile gets the CID pinned again now,
-    /// unless its add already did (it saw the mark, and its upstream pin is not one we
-    /// removed); otherwise one more look after a grace period does this for a holder seen
-    /// only then.
-    async fn rescue(&self, cid: &str, gone: &[String]) -> Result<Next, KvError> {
+    /// Just after unpinning: a holder that appeared meanwhile (the gate says so, or KV shows
+    /// it) gets the CID pinned again now, unless its add already did (it saw the mark, and its
+    /// upstream pin is not one we removed); otherwise one more look after a grace period does
+    /// this for a holder seen only then.
+    async fn rescue(&self, cid: &str, gone: &[String], arrived: bool) -> Result<Next, KvError> {
         let (holders, _) = self.keys().holders(cid, None).await?;
-        let Some((_, user, id)) = holders.into_iter().next() else {
+        let first = holders.into_iter().next();
+        if first.is_none() && !arrived {
             return Ok(self.at(self.now.0 + self.grace_ms()));
-        };
+        }
         let fresh = self.keys().state(cid).await?;
         let pinned_again = fresh
             .and_then(|s| s.upstream_id)
@@ -108,11 +172,12 @@ impl<K: Kv, U: Upstream> Sweep<'_, K, U> {
         if pinned_again {
             return Ok(self.at(self.now.0));
         }
-        let record = crate::store::pins::PinStore::new(self.kv, &user)
-            .get(&id)
-            .await
-            .ok()
-            .flatten();
+        // The holder's name and origins help the upstream find the content; a holder the gate
+        // knows of but KV does not show yet gets the bare CID.
+        let record = match first {
+            Some((_, user, id)) => PinStore::new(self.kv, &user).get(&id).await.ok().flatten(),
+            None => None,
+        };
         let pin = UpstreamPin {
             cid: cid.to_owned(),
             name: record.as_ref().and_then(|r| r.name.clone()),
