@@ -71,10 +71,11 @@ impl Sim {
     }
 
     fn call(&self, user: &str, method: &str, path: &str, body: Value) -> Value {
+        let gates = self.gates();
         let up = Upstreaming {
             client: &self.up,
             throttle: &self.throttle,
-            gates: self.gates(),
+            gates: &gates,
         };
         let req = HttpRequest {
             method: method.into(),
@@ -110,7 +111,7 @@ impl Sim {
         block_on(sweep::run(
             self.cron.clone(),
             &self.up,
-            self.gates(),
+            &self.gates(),
             settings,
             now,
         ))

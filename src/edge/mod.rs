@@ -45,11 +45,12 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
                 .map(|u| Counted::new(PsaClient::new(upstream::FetchTransport, &u.url, &u.token)));
             let config = config.as_ref().map_err(String::as_str);
             let store = kv::WorkersKv(store);
-            let gates = env.durable_object(GATES_BINDING).ok().map(gate::DoGates);
+            let transport = env.durable_object(GATES_BINDING).ok().map(gate::DoGates);
+            let gates = gates_of(&transport);
             let up = client.as_ref().map(|client| Upstreaming {
                 client,
                 throttle: THROTTLE.with(|t| *t),
-                gates: gates_of(&gates),
+                gates: &gates,
             });
             // One instantiation of the request path, whatever the backend (bundle size).
             crate::app::handle_with(http, store, &limiter, up.as_ref(), config, now).await
@@ -94,8 +95,8 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         &settings.url,
         &settings.token,
     ));
-    let gates = env.durable_object(GATES_BINDING).ok().map(gate::DoGates);
-    match sweep::run(store, &client, gates_of(&gates), settings, now).await {
+    let transport = env.durable_object(GATES_BINDING).ok().map(gate::DoGates);
+    match sweep::run(store, &client, &gates_of(&transport), settings, now).await {
         Ok(report) => console_log!("sweep: {report}"),
         // Every step is safe to stop after; the next run goes on.
         Err(e) => console_error!("sweep: storage error: {}", e.0),

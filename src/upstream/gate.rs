@@ -19,6 +19,7 @@
 use crate::domain::{request_id::RequestId, timestamp::Millis};
 use crate::store::kv::KvError;
 use serde::{Deserialize, Serialize};
+use std::cell::Cell;
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::pin::Pin;
@@ -191,9 +192,11 @@ pub trait GateTransport {
 
 /// The gates of the deployment, or none (no `CID_GATES` binding: releases rely on KV alone,
 /// with the window docs/storage.md describes for providers that key pins by CID).
-#[derive(Clone, Copy, Default)]
+#[derive(Default)]
 pub struct Gates<'a> {
     transport: Option<&'a dyn GateTransport>,
+    /// Calls made: each is a subrequest, which the sweep's budget counts.
+    made: Cell<u32>,
 }
 
 /// Whether a release may go ahead.
@@ -209,11 +212,16 @@ impl<'a> Gates<'a> {
     pub fn new(transport: &'a dyn GateTransport) -> Gates<'a> {
         Gates {
             transport: Some(transport),
+            made: Cell::new(0),
         }
     }
 
     pub fn none() -> Gates<'a> {
-        Gates { transport: None }
+        Gates::default()
+    }
+
+    pub fn made(&self) -> u32 {
+        self.made.get()
     }
 
     pub fn enabled(&self) -> bool {
@@ -224,6 +232,7 @@ impl<'a> Gates<'a> {
         let Some(t) = self.transport else {
             return Ok(None);
         };
+        self.made.set(self.made.get() + 1);
         t.call(cid, call)
             .await
             .map(Some)

@@ -122,5 +122,5 @@ impl Upstream for NoUpstream {
 pub struct Upstreaming<'a, U> {
     pub client: &'a U,
     pub throttle: &'a Throttle,
-    pub gates: gate::Gates<'a>,
+    pub gates: &'a gate::Gates<'a>,
 }

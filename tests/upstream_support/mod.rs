@@ -406,10 +406,11 @@ impl World {
         };
         let now = self.now();
         async move {
+            let gates = self.gates();
             let up = Upstreaming {
                 client: &self.up,
                 throttle: &self.throttle,
-                gates: self.gates(),
+                gates: &gates,
             };
             let reply = edge_pinning::app::handle_with(
                 req,
@@ -455,7 +456,7 @@ impl World {
         let now = self.now();
         async move {
             let settings = self.config.upstream.as_ref().unwrap();
-            sweep::run(self.kv.clone(), &self.up, self.gates(), settings, now)
+            sweep::run(self.kv.clone(), &self.up, &self.gates(), settings, now)
                 .await
                 .unwrap()
         }

@@ -81,7 +81,7 @@ enum Next {
 pub async fn run<K: Kv, U: Upstream>(
     kv: K,
     up: &Counted<U>,
-    gates: Gates<'_>,
+    gates: &Gates<'_>,
     settings: &UpstreamSettings,
     now: Millis,
 ) -> Result<Report, KvError> {
@@ -90,7 +90,7 @@ pub async fn run<K: Kv, U: Upstream>(
         kv: &kv,
         up,
         gates,
-        calls_before: up.made(),
+        calls_before: up.made() + gates.made(),
         settings,
         now,
         looked: Cell::new(0),
@@ -110,7 +110,7 @@ pub async fn run<K: Kv, U: Upstream>(
 struct Sweep<'a, K, U> {
     kv: &'a Counting<K>,
     up: &'a Counted<U>,
-    gates: Gates<'a>,
+    gates: &'a Gates<'a>,
     calls_before: u32,
     settings: &'a UpstreamSettings,
     now: Millis,
@@ -126,8 +126,9 @@ impl<'a, K: Kv, U: Upstream> Sweep<'a, K, U> {
         CidKeys::new(self.kv)
     }
 
+    /// Subrequests made: upstream calls and calls to the CIDs' gates.
     fn calls(&self) -> u32 {
-        self.up.made() - self.calls_before
+        self.up.made() + self.gates.made() - self.calls_before
     }
 
     fn kv_left(&self) -> u32 {

@@ -54,7 +54,9 @@ impl<K: Kv, U: Upstream> Sweep<'_, K, U> {
     }
 
     async fn release(&self, cid: &str, mut state: CidState, mark: u64) -> Result<Next, KvError> {
-        if self.calls_left() < 2 {
+        // An unpin and the duplicates' listing, and the gate's lease taken and ended.
+        let needed = if self.gates.enabled() { 4 } else { 2 };
+        if self.calls_left() < needed {
             return Ok(self.at(self.now.0));
         }
         // The gate decides: no one may hold the CID, whatever KV shows here.
