@@ -210,29 +210,27 @@ test("the CID's gate (a Durable Object) holds every pin object and fences adds d
   };
   const a = await w.pin("alice", { cid: c, name: "pinned-a" });
   // The release's question, asked directly: alice holds the CID, so no lease.
-  assert.deepEqual(await gate({ op: "begin", except: null, now: 0 }), {
-    is: "held",
-    holders: [`alice/${a.requestid}`],
-    leased: false,
+  assert.deepEqual(await gate({ begin: { except: null, now: 0 } }), {
+    held: { holders: [`alice/${a.requestid}`], leased: false },
   });
   assert.equal((await w.call("DELETE", `/pins/${a.requestid}`, { as: "alice" })).status, 202);
   // Nobody holds it now: a lease is granted (as the sweep would take before unpinning)...
-  const lease = await gate({ op: "begin", except: null, now: 0 });
-  assert.equal(lease.is, "granted");
+  const lease = await gate({ begin: { except: null, now: 0 } });
+  assert.ok(lease.granted, JSON.stringify(lease));
   // ...and an add during it does not call the upstream: its unpin may still be on its way.
   const adds = upstream.count("POST /pins");
   const b = await w.pin("bob", { cid: c, name: "pinned-b" });
   assert.equal(b.status, "queued");
   assert.equal(upstream.count("POST /pins"), adds, "fenced: no upstream call");
   // The lease's end tells the releaser someone arrived; it pins the CID again.
-  assert.deepEqual(await gate({ op: "end", lease: lease.lease }), { is: "ended", arrived: true });
+  assert.deepEqual(await gate({ end: { lease: lease.granted.lease } }), { ended: { arrived: true } });
   // (No sweep held this lease and nothing was unpinned: bob's read of his queued pin asks
   // the upstream, which still has the CID.)
   const read = await w.call("GET", `/pins/${b.requestid}`, { as: "bob" });
   assert.equal(read.body.status, "pinned");
   assert.equal(upstream.pinsOf(c).length, 1);
   assert.equal((await w.call("DELETE", `/pins/${b.requestid}`, { as: "bob" })).status, 202);
-  const last = await gate({ op: "begin", except: null, now: 0 });
-  assert.equal(last.is, "granted", "a delete leaves the gate");
-  assert.deepEqual(await gate({ op: "end", lease: last.lease }), { is: "ended", arrived: false });
+  const last = await gate({ begin: { except: null, now: 0 } });
+  assert.ok(last.granted, "a delete leaves the gate");
+  assert.deepEqual(await gate({ end: { lease: last.granted.lease } }), { ended: { arrived: false } });
 });
