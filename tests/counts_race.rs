@@ -16,16 +16,33 @@ use edge_pinning::store::record::RecordView;
 use serde_json::{json, Value};
 use std::cell::{Cell, RefCell};
 
-/// A KV that runs `during` once, just before the `at`-th `list` call.
-struct Interleaved<'a> {
+/// The in-memory KV, counting its gets and lists; it runs `during` once, just before the
+/// `at`-th list, and tells the time `now` when given one (as workerd does).
+struct Probe<'a> {
     inner: MemoryKv,
     lists: Cell<u32>,
+    gets: Cell<u32>,
     at: u32,
     during: RefCell<Option<Box<dyn FnOnce() + 'a>>>,
+    now: Option<Cell<u64>>,
 }
 
-impl Kv for Interleaved<'_> {
+impl<'a> Probe<'a> {
+    fn new(inner: MemoryKv) -> Probe<'a> {
+        Probe {
+            inner,
+            lists: Cell::new(0),
+            gets: Cell::new(0),
+            at: 0,
+            during: RefCell::new(None),
+            now: None,
+        }
+    }
+}
+
+impl Kv for Probe<'_> {
     async fn get(&self, key: &str) -> Result<Option<String>, KvError> {
+        self.gets.set(self.gets.get() + 1);
         self.inner.get(key).await
     }
     async fn put(&self, key: &str, v: &str, m: &Value, e: Option<u64>) -> Result<(), KvError> {
@@ -42,6 +59,9 @@ impl Kv for Interleaved<'_> {
             }
         }
         self.inner.list(prefix, c, l).await
+    }
+    fn clock(&self) -> Option<Millis> {
+        self.now.as_ref().map(|t| Millis(t.get()))
     }
 }
 
@@ -69,9 +89,7 @@ fn a_status_change_during_a_storing_scan_is_counted_once() {
     // A full scan begins; after its first page (the totals and markers, a few new pins) the
     // oldest pin, not yet read, turns `queued`.
     let now = c.now;
-    let kv = Interleaved {
-        inner: c.kv.clone(),
-        lists: Cell::new(0),
+    let kv = Probe {
         at: 2,
         during: RefCell::new(Some(Box::new(|| {
             let store = PinStore::new(&c.kv, &alice);
@@ -81,6 +99,7 @@ fn a_status_change_during_a_storing_scan_is_counted_once() {
             let cid = Cid::parse(&record.cid).unwrap();
             block_on(store.put(&id, &cid, &record, Some(Status::Pinned), Millis(now))).unwrap();
         }))),
+        ..Probe::new(c.kv.clone())
     };
     assert_eq!(count(&kv, &alice, "name=x", now), 0);
     assert!(kv.lists.get() > 2, "the write landed mid-scan");
@@ -103,34 +122,6 @@ fn a_status_change_during_a_storing_scan_is_counted_once() {
     }
 }
 
-/// A KV whose runtime tells the time (as workerd does), fixed here at `now`.
-struct Clocked {
-    inner: MemoryKv,
-    now: Cell<u64>,
-    lists: Cell<u32>,
-    gets: Cell<u32>,
-}
-
-impl Kv for Clocked {
-    async fn get(&self, key: &str) -> Result<Option<String>, KvError> {
-        self.gets.set(self.gets.get() + 1);
-        self.inner.get(key).await
-    }
-    async fn put(&self, key: &str, v: &str, m: &Value, e: Option<u64>) -> Result<(), KvError> {
-        self.inner.put(key, v, m, e).await
-    }
-    async fn delete(&self, key: &str) -> Result<(), KvError> {
-        self.inner.delete(key).await
-    }
-    async fn list(&self, prefix: &str, c: Option<String>, l: u32) -> Result<ListPage, KvError> {
-        self.lists.set(self.lists.get() + 1);
-        self.inner.list(prefix, c, l).await
-    }
-    fn clock(&self) -> Option<Millis> {
-        Some(Millis(self.now.get()))
-    }
-}
-
 #[test]
 fn with_a_clock_a_write_soon_after_a_scan_is_a_change_not_a_rescan() {
     let mut c = Client::new("instant", 1000);
@@ -139,15 +130,13 @@ fn with_a_clock_a_write_soon_after_a_scan_is_a_change_not_a_rescan() {
         c.pin("alice", json!({"cid": cid(i)}));
     }
     c.now += 400_000;
-    let kv = Clocked {
-        inner: c.kv.clone(),
-        now: Cell::new(c.now),
-        lists: Cell::new(0),
-        gets: Cell::new(0),
+    let kv = Probe {
+        now: Some(Cell::new(c.now)),
+        ..Probe::new(c.kv.clone())
     };
     // (count, gets, lists) of a status-only listing.
     let look = |now: u64| {
-        kv.now.set(now);
+        kv.now.as_ref().unwrap().set(now);
         let (g, l) = (kv.gets.get(), kv.lists.get());
         let n = count(&kv, &alice, "status=pinned&limit=1", now);
         (n, kv.gets.get() - g, kv.lists.get() - l)

@@ -64,83 +64,61 @@ fn delete_racing_an_add_never_unpins_the_held_cid() {
     }
 }
 
+/// Alice pins a CID and lets go of it; `wait` seconds later the sweep looks (61: after the
+/// delete's entry is due, so it marks the CID), and 121 s after that its next look races bob's
+/// add of the CID. Checks the CID is pinned when both are done and while bob holds it, that his
+/// pin mirrors the upstream, and that nothing is left once he lets go. Returns whether his add
+/// was fenced (answered `queued` by a gate's lease).
+fn release_racing_an_add(by_cid: bool, gated: bool, wait: u64, seed: u64) -> bool {
+    let w = World::new(by_cid);
+    w.gated.set(gated);
+    let a = w.pin("alice", json!({"cid": cid(1), "name": "pinned-a"}));
+    w.delete("alice", &a["requestid"]);
+    w.advance(wait);
+    w.sweep();
+    w.advance(121);
+    let body = json!({"cid": cid(1), "name": "pinned-b"}).to_string();
+    let (report, add) = interleave(
+        w.sweep_future(),
+        w.request("bob", "POST", "/pins", &body),
+        seed,
+    );
+    assert_eq!(add.status, 202);
+    let context = format!("seed {seed}, by_cid {by_cid}, gated {gated}: {report:?}");
+    assert!(!w.up.pins_of(&cid(1)).is_empty(), "{context}");
+    settle(&w, &cid(1), true);
+    // Mirrored, whatever the upstream says (a re-add by the sweep may carry the bare CID, and
+    // this provider takes its status from the name).
+    let upstream: Vec<&str> = (w.up.pins_of(&cid(1)).iter())
+        .map(|p| p.status.as_str())
+        .collect();
+    let shown = w.get("bob", &add.body["requestid"]).body["status"].clone();
+    assert!(upstream.contains(&shown.as_str().unwrap()), "{context}");
+    w.delete("bob", &add.body["requestid"]);
+    settle(&w, &cid(1), false);
+    assert!(w.up.pins_of(&cid(1)).is_empty(), "{context}: a leak");
+    add.body["status"] == "queued"
+}
+
 #[test]
-fn the_final_release_racing_an_add_never_leaves_the_cid_unpinned() {
+fn the_release_mark_racing_an_add_never_leaves_the_cid_unpinned() {
     for (by_cid, gated) in MODES {
         for seed in 0..SEEDS {
-            let w = World::new(by_cid);
-            w.gated.set(gated);
-            let a = w.pin("alice", json!({"cid": cid(1), "name": "pinned-a"}));
-            w.delete("alice", &a["requestid"]);
-            w.sweep(); // the release mark
-            w.advance(121); // the next look releases
-            let body = json!({"cid": cid(1), "name": "pinned-b"}).to_string();
-            let (report, add) = interleave(
-                w.sweep_future(),
-                w.request("bob", "POST", "/pins", &body),
-                seed,
-            );
-            assert_eq!(add.status, 202);
-            let pinned = !w.up.pins_of(&cid(1)).is_empty();
-            assert!(
-                pinned,
-                "seed {seed}, by_cid {by_cid}, gated {gated}: {report:?}"
-            );
-            settle(&w, &cid(1), true);
-            // Mirrored, whatever the upstream says (a re-add by the sweep may not know
-            // bob's name yet, and this provider takes its status from the name).
-            let upstream: Vec<&str> =
-                w.up.pins_of(&cid(1))
-                    .iter()
-                    .map(|p| p.status.as_str())
-                    .collect();
-            let shown = w.get("bob", &add.body["requestid"]).body["status"].clone();
-            assert!(upstream.contains(&shown.as_str().unwrap()), "seed {seed}");
-            w.delete("bob", &add.body["requestid"]);
-            settle(&w, &cid(1), false);
-            assert!(w.up.pins_of(&cid(1)).is_empty(), "seed {seed}: a leak");
+            release_racing_an_add(by_cid, gated, 0, seed);
         }
     }
 }
 
-/// With the CIDs' gates: the sweep's unpin itself racing an add. An add whose hold lands in
-/// the release's lease is fenced (queued, no upstream call); the release learns of it when the
+/// The sweep's unpin itself racing an add. With the CIDs' gates an add whose hold lands in the
+/// release's lease is fenced (queued, no upstream call); the release learns of it when the
 /// lease ends and pins the CID again before its look is over.
 #[test]
-fn with_gates_an_add_inside_the_release_lease_is_fenced_and_repinned() {
+fn the_unpin_racing_an_add_never_leaves_the_cid_unpinned() {
     let mut fenced = 0;
-    for by_cid in [false, true] {
+    for (by_cid, gated) in MODES {
         for seed in 0..SEEDS {
-            let w = World::new(by_cid);
-            w.gated.set(true);
-            let a = w.pin("alice", json!({"cid": cid(1), "name": "pinned-a"}));
-            w.delete("alice", &a["requestid"]);
-            w.advance(61);
-            w.sweep(); // the release mark
-            w.advance(121); // the next look unpins
-            let body = json!({"cid": cid(1), "name": "pinned-b"}).to_string();
-            let (report, add) = interleave(
-                w.sweep_future(),
-                w.request("bob", "POST", "/pins", &body),
-                seed,
-            );
-            assert_eq!(add.status, 202);
-            fenced += usize::from(add.body["status"] == "queued");
-            let pinned = !w.up.pins_of(&cid(1)).is_empty();
-            assert!(pinned, "seed {seed}, by_cid {by_cid}: {report:?}");
-            settle(&w, &cid(1), true);
-            // Mirrored (the re-add may carry the bare CID: this provider then says queued).
-            let shown = w.get("bob", &add.body["requestid"]).body["status"].clone();
-            let upstream: Vec<String> = (w.up.pins_of(&cid(1)).iter())
-                .map(|p| p.status.as_str().to_owned())
-                .collect();
-            assert!(
-                upstream.contains(&shown.as_str().unwrap().to_owned()),
-                "seed {seed}"
-            );
-            w.delete("bob", &add.body["requestid"]);
-            settle(&w, &cid(1), false);
-            assert!(w.up.pins_of(&cid(1)).is_empty(), "seed {seed}: a leak");
+            let queued = release_racing_an_add(by_cid, gated, 61, seed);
+            fenced += usize::from(gated && queued);
         }
     }
     assert!(fenced > 0, "some adds landed inside the release's lease");
