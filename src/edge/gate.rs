@@ -1,18 +1,21 @@
 //! The CIDs' gates on Durable Objects: `CidGate`, one object per CID (`CID_GATES`, by name),
-//! keeping the core's `GateState` under one storage key; and the stub side that carries a
-//! `GateCall` to it as a small JSON request.
+//! the core's `GateStore` on the object's storage (a key per holder, `h:{holder}`, and the
+//! lease record, `l`); and the stub side that carries a `GateCall` to it as a small JSON request.
 //!
-//! An object applies each call between a storage read and a write with no other I/O between
-//! them, so the runtime's input gate delivers no other call in the middle: calls to one CID are
-//! applied one at a time, in one place, whichever Cloudflare location they come from.
+//! A call makes only storage calls, no other I/O, so the runtime's input gate delivers no other
+//! call in the middle: calls to one CID are applied one at a time, in one place, whichever
+//! Cloudflare location they come from.
 
-use crate::upstream::gate::{GateCall, GateFuture, GateReply, GateState, GateTransport};
+use crate::upstream::gate::{
+    self, GateCall, GateFuture, GateReply, GateStore, GateTransport, LeaseRecord,
+};
 use worker::{
-    durable_object, Date, DurableObject, Env, Method, ObjectNamespace, Request, RequestInit,
-    Response, Result, State,
+    durable_object, Date, DurableObject, Env, ListOptions, Method, ObjectNamespace, Request,
+    RequestInit, Response, Result, State, Storage,
 };
 
-const STATE_KEY: &str = "s";
+const RECORD_KEY: &str = "l";
+const HOLDER: &str = "h:";
 
 #[durable_object(fetch)]
 pub struct CidGate {
@@ -29,15 +32,51 @@ impl DurableObject for CidGate {
             Ok(call) => call,
             Err(e) => return Response::error(format!("not a gate call: {e}"), 400),
         };
-        let storage = self.state.storage();
-        let mut gate: GateState = storage.get(STATE_KEY).await?.unwrap_or_default();
-        let reply = gate.apply(call, Date::now().as_millis());
-        if gate.is_idle() {
-            storage.delete(STATE_KEY).await?;
-        } else {
-            storage.put(STATE_KEY, &gate).await?;
+        let store = ObjectStore(self.state.storage());
+        match gate::apply(&store, call, Date::now().as_millis()).await {
+            Ok(reply) => Response::from_json(&reply),
+            Err(e) => Response::error(format!("gate storage: {e}"), 500),
         }
-        Response::from_json(&reply)
+    }
+}
+
+struct ObjectStore(Storage);
+
+fn text(e: worker::Error) -> String {
+    e.to_string()
+}
+
+impl GateStore for ObjectStore {
+    async fn record(&self) -> std::result::Result<LeaseRecord, String> {
+        Ok(self
+            .0
+            .get(RECORD_KEY)
+            .await
+            .map_err(text)?
+            .unwrap_or_default())
+    }
+    async fn set_record(&self, record: &LeaseRecord) -> std::result::Result<(), String> {
+        self.0.put(RECORD_KEY, record).await.map_err(text)
+    }
+    async fn add_holder(&self, holder: &str) -> std::result::Result<(), String> {
+        self.0
+            .put(&format!("{HOLDER}{holder}"), 1u8)
+            .await
+            .map_err(text)
+    }
+    async fn remove_holder(&self, holder: &str) -> std::result::Result<(), String> {
+        let key = format!("{HOLDER}{holder}");
+        self.0.delete(&key).await.map(drop).map_err(text)
+    }
+    async fn holders(&self, limit: usize) -> std::result::Result<Vec<String>, String> {
+        let options = ListOptions::new().prefix(HOLDER).limit(limit);
+        let found = self.0.list_with_options(options).await.map_err(text)?;
+        Ok(found
+            .keys()
+            .into_iter()
+            .filter_map(|k| k.ok()?.as_string())
+            .filter_map(|k| k.strip_prefix(HOLDER).map(str::to_owned))
+            .collect())
     }
 }
 
@@ -47,7 +86,6 @@ pub struct DoGates(pub ObjectNamespace);
 impl GateTransport for DoGates {
     fn call<'a>(&'a self, cid: &'a str, call: GateCall) -> GateFuture<'a> {
         Box::pin(async move {
-            let text = |e: worker::Error| e.to_string();
             let stub = self.0.get_by_name(cid).map_err(text)?;
             let mut init = RequestInit::new();
             init.with_method(Method::Post).with_body(Some(

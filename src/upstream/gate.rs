@@ -13,8 +13,8 @@
 //!   at the lease's end does it should the lease holder stop first).
 //!
 //! So an upstream pin is only ever removed under a decision taken while nobody held its CID,
-//! with providers that key pins by CID (IPFS Cluster) too. `GateState` is that logic, plain and
-//! tested here; the edge stores it in the object and carries calls to it.
+//! with providers that key pins by CID (IPFS Cluster) too. `apply` is that logic, plain and
+//! tested here over a `GateStore`; the edge's object is that store, and carries calls to it.
 
 use crate::domain::{request_id::RequestId, timestamp::Millis};
 use crate::store::kv::KvError;
@@ -75,14 +75,24 @@ pub enum GateReply {
     },
 }
 
-/// What a CID's gate keeps.
+/// Where a CID's gate keeps what it knows: each holder as a key of its own (a popular CID can
+/// have many, and a call touches one), and the lease record under one more.
+#[allow(async_fn_in_trait)] // one thread: no `Send` wanted
+pub trait GateStore {
+    async fn record(&self) -> Result<LeaseRecord, String>;
+    async fn set_record(&self, record: &LeaseRecord) -> Result<(), String>;
+    async fn add_holder(&self, holder: &str) -> Result<(), String>;
+    async fn remove_holder(&self, holder: &str) -> Result<(), String>;
+    /// The first `limit` holders, in any stable order.
+    async fn holders(&self, limit: usize) -> Result<Vec<String>, String>;
+}
+
+/// The lease under way, if any, and the next lease's number (a late `End` of an expired lease
+/// must not end a newer one).
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GateState {
-    #[serde(rename = "h", default)]
-    holders: BTreeSet<String>,
+pub struct LeaseRecord {
     #[serde(rename = "l", default, skip_serializing_if = "Option::is_none")]
     lease: Option<Lease>,
-    /// The next lease's number (a late `End` of an expired lease must not end a newer one).
     #[serde(rename = "n", default)]
     next: u64,
 }
@@ -99,77 +109,114 @@ struct Lease {
     arrived: bool,
 }
 
-impl GateState {
-    /// Applies one call at `now` (the gate's clock).
-    pub fn apply(&mut self, call: GateCall, now: u64) -> GateReply {
-        if self.lease.as_ref().is_some_and(|l| l.until <= now) {
-            self.lease = None; // its holder stopped, or overran: it unpins nothing more
-        }
-        match call {
-            GateCall::Hold { holder } => {
-                let reply = match &mut self.lease {
-                    Some(lease) if lease.except.as_deref() != Some(holder.as_str()) => {
-                        lease.arrived = true;
-                        GateReply::Fenced { until: lease.until }
-                    }
-                    _ => GateReply::Clear,
-                };
-                self.holders.insert(holder);
-                reply
-            }
-            GateCall::Unhold { holder } => {
-                self.holders.remove(&holder);
-                GateReply::Done
-            }
-            GateCall::Begin { except, .. } => {
-                let others: Vec<String> = self
-                    .holders
-                    .iter()
-                    .filter(|h| Some(h.as_str()) != except.as_deref())
-                    .take(20)
-                    .cloned()
-                    .collect();
-                if !others.is_empty() || self.lease.is_some() {
-                    return GateReply::Held {
-                        holders: others,
-                        leased: self.lease.is_some(),
-                    };
+/// Holders a refusal names: enough for the sweep to find ones left by a stopped request.
+const NAMED: usize = 20;
+
+/// Applies one call at `now` (the gate's clock). The caller runs calls to one CID one at a time
+/// (the Durable Object does: its storage calls do not let another call in).
+pub async fn apply<S: GateStore>(store: &S, call: GateCall, now: u64) -> Result<GateReply, String> {
+    let mut record = store.record().await?;
+    let before = record.clone();
+    if record.lease.as_ref().is_some_and(|l| l.until <= now) {
+        record.lease = None; // its holder stopped, or overran: it unpins nothing more
+    }
+    let reply = match call {
+        GateCall::Hold { holder } => {
+            store.add_holder(&holder).await?;
+            match &mut record.lease {
+                Some(lease) if lease.except.as_deref() != Some(holder.as_str()) => {
+                    lease.arrived = true;
+                    GateReply::Fenced { until: lease.until }
                 }
-                self.next += 1;
+                _ => GateReply::Clear,
+            }
+        }
+        GateCall::Unhold { holder } => {
+            store.remove_holder(&holder).await?;
+            GateReply::Done
+        }
+        GateCall::Begin { except, .. } => {
+            let others = others(store, except.as_deref(), NAMED).await?;
+            if !others.is_empty() || record.lease.is_some() {
+                GateReply::Held {
+                    holders: others,
+                    leased: record.lease.is_some(),
+                }
+            } else {
+                record.next += 1;
                 let until = now + LEASE_MS;
-                self.lease = Some(Lease {
-                    id: self.next,
+                record.lease = Some(Lease {
+                    id: record.next,
                     until,
                     except,
                     arrived: false,
                 });
                 GateReply::Granted {
-                    lease: self.next,
+                    lease: record.next,
                     until,
                 }
             }
-            GateCall::End { lease } => match self.lease.take() {
-                Some(l) if l.id == lease => GateReply::Ended {
-                    arrived: l.arrived || self.others(l.except.as_deref()),
-                },
-                other => {
-                    self.lease = other;
-                    // Expired (or never ours): whoever holds the CID now must get it pinned.
-                    GateReply::Ended {
-                        arrived: !self.holders.is_empty(),
-                    }
-                }
-            },
         }
+        GateCall::End { lease } => match record.lease.take() {
+            Some(l) if l.id == lease => {
+                let others = others(store, l.except.as_deref(), 1).await?;
+                GateReply::Ended {
+                    arrived: l.arrived || !others.is_empty(),
+                }
+            }
+            other => {
+                record.lease = other;
+                // Expired (or never ours): whoever holds the CID now must get it pinned.
+                let anyone = store.holders(1).await?;
+                GateReply::Ended {
+                    arrived: !anyone.is_empty(),
+                }
+            }
+        },
+    };
+    if record != before {
+        store.set_record(&record).await?;
     }
+    Ok(reply)
+}
 
-    fn others(&self, except: Option<&str>) -> bool {
-        self.holders.iter().any(|h| Some(h.as_str()) != except)
+/// Up to `limit` holders other than `except`.
+async fn others<S: GateStore>(
+    store: &S,
+    except: Option<&str>,
+    limit: usize,
+) -> Result<Vec<String>, String> {
+    let mut holders = store.holders(limit + 1).await?;
+    holders.retain(|h| Some(h.as_str()) != except);
+    holders.truncate(limit);
+    Ok(holders)
+}
+
+/// A gate's store in memory: for tests, and the model of the one in a Durable Object.
+#[derive(Debug, Default)]
+pub struct MemoryGateStore {
+    pub holders: std::cell::RefCell<BTreeSet<String>>,
+    pub record: std::cell::RefCell<LeaseRecord>,
+}
+
+impl GateStore for MemoryGateStore {
+    async fn record(&self) -> Result<LeaseRecord, String> {
+        Ok(self.record.borrow().clone())
     }
-
-    /// Nothing held and no lease: the object's storage can be emptied.
-    pub fn is_idle(&self) -> bool {
-        self.holders.is_empty() && self.lease.is_none()
+    async fn set_record(&self, record: &LeaseRecord) -> Result<(), String> {
+        *self.record.borrow_mut() = record.clone();
+        Ok(())
+    }
+    async fn add_holder(&self, holder: &str) -> Result<(), String> {
+        self.holders.borrow_mut().insert(holder.to_owned());
+        Ok(())
+    }
+    async fn remove_holder(&self, holder: &str) -> Result<(), String> {
+        self.holders.borrow_mut().remove(holder);
+        Ok(())
+    }
+    async fn holders(&self, limit: usize) -> Result<Vec<String>, String> {
+        Ok(self.holders.borrow().iter().take(limit).cloned().collect())
     }
 }
 
@@ -289,6 +336,25 @@ impl<'a> Gates<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    /// A gate in memory; its store never waits, so one poll applies a call.
+    #[derive(Default)]
+    struct G(MemoryGateStore);
+
+    impl G {
+        fn apply(&self, call: GateCall, now: u64) -> GateReply {
+            let mut f = pin!(apply(&self.0, call, now));
+            match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+                Poll::Ready(reply) => reply.unwrap(),
+                Poll::Pending => panic!("the memory store never waits"),
+            }
+        }
+        fn is_idle(&self) -> bool {
+            self.0.holders.borrow().is_empty() && self.0.record.borrow().lease.is_none()
+        }
+    }
 
     fn hold(h: &str) -> GateCall {
         GateCall::Hold { holder: h.into() }
@@ -305,7 +371,7 @@ mod tests {
 
     #[test]
     fn a_lease_only_while_nobody_holds() {
-        let mut g = GateState::default();
+        let g = G::default();
         assert_eq!(g.apply(hold("a/1"), 0), GateReply::Clear);
         assert_eq!(g.apply(hold("a/1"), 0), GateReply::Clear, "idempotent");
         assert!(matches!(g.apply(begin(None), 0), GateReply::Held { .. }));
@@ -331,13 +397,30 @@ mod tests {
     }
 
     #[test]
+    fn a_refusal_names_at_most_twenty_holders() {
+        let g = G::default();
+        for i in 0..30 {
+            g.apply(hold(&format!("u/{i:02}")), 0);
+        }
+        let GateReply::Held { holders, leased } = g.apply(begin(Some("u/00")), 0) else {
+            panic!("held by 30");
+        };
+        assert_eq!((holders.len(), leased), (NAMED, false));
+        assert!(
+            !holders.contains(&"u/00".to_owned()),
+            "the moving pin is not named"
+        );
+    }
+
+    #[test]
     fn a_hold_during_a_lease_is_fenced_and_reported_at_its_end() {
-        let mut g = GateState::default();
+        let g = G::default();
         let GateReply::Granted { lease, until } = g.apply(begin(None), 0) else {
             panic!()
         };
         assert_eq!(g.apply(hold("b/2"), 10), GateReply::Fenced { until });
         // Even if it leaves again before the end, the lease holder re-adds (harmless).
+        g.apply(unhold("b/2"), 15);
         assert_eq!(
             g.apply(GateCall::End { lease }, 20),
             GateReply::Ended { arrived: true }
@@ -351,7 +434,7 @@ mod tests {
 
     #[test]
     fn an_expired_lease_fences_nothing_and_its_late_end_still_reports_holders() {
-        let mut g = GateState::default();
+        let g = G::default();
         let GateReply::Granted { lease, .. } = g.apply(begin(None), 0) else {
             panic!()
         };
@@ -370,7 +453,6 @@ mod tests {
             g.apply(GateCall::End { lease }, LEASE_MS + 4),
             GateReply::Ended { arrived: false }
         );
-        assert!(g.apply(begin(None), LEASE_MS + 5) != GateReply::Clear);
         assert!(matches!(
             g.apply(begin(None), LEASE_MS + 5),
             GateReply::Held { leased: true, .. }
@@ -379,7 +461,7 @@ mod tests {
 
     #[test]
     fn the_upstreams_replace_leases_around_the_pin_that_moves_away() {
-        let mut g = GateState::default();
+        let g = G::default();
         g.apply(hold("a/1"), 0);
         let GateReply::Granted { lease, .. } = g.apply(begin(Some("a/1")), 0) else {
             panic!("only the moving pin holds it")
@@ -398,12 +480,12 @@ mod tests {
     }
 
     #[test]
-    fn calls_and_state_round_trip_as_json() {
-        let mut g = GateState::default();
-        g.apply(hold("alice/0123"), 0);
+    fn calls_and_records_round_trip_as_json() {
+        let g = G::default();
         g.apply(begin(Some("alice/0123")), 0);
-        let json = serde_json::to_string(&g).unwrap();
-        assert_eq!(serde_json::from_str::<GateState>(&json).unwrap(), g);
+        let record = g.0.record.borrow().clone();
+        let json = serde_json::to_string(&record).unwrap();
+        assert_eq!(serde_json::from_str::<LeaseRecord>(&json).unwrap(), record);
         let call = GateCall::Begin {
             except: None,
             now: 5,

@@ -10,7 +10,9 @@ use edge_pinning::domain::{status::Status, timestamp::Instant, timestamp::Millis
 use edge_pinning::http::HttpRequest;
 use edge_pinning::limits::Unlimited;
 use edge_pinning::store::kv::{Kv, KvError, ListPage};
-use edge_pinning::upstream::gate::{GateCall, GateFuture, GateState, GateTransport, Gates};
+use edge_pinning::upstream::gate::{
+    apply, GateCall, GateFuture, GateTransport, Gates, MemoryGateStore,
+};
 use edge_pinning::upstream::{
     sweep, Answer, Counted, Refusal, Throttle, Upstream, UpstreamPin, UpstreamStatus, Upstreaming,
 };
@@ -295,9 +297,9 @@ pub struct World {
     pub gated: Cell<bool>,
 }
 
-/// CID gates in memory: the core's `GateState` per CID, on the test's clock.
+/// CID gates in memory: the core's gate logic over a memory store per CID, on the test's clock.
 pub struct MemoryGate {
-    pub states: RefCell<BTreeMap<String, GateState>>,
+    pub states: RefCell<BTreeMap<String, Rc<MemoryGateStore>>>,
     pub clock: Rc<Cell<u64>>,
     pub calls: Cell<u32>,
 }
@@ -316,13 +318,15 @@ impl GateTransport for MemoryGate {
     fn call<'a>(&'a self, cid: &'a str, call: GateCall) -> GateFuture<'a> {
         self.calls.set(self.calls.get() + 1);
         let now = self.clock.get();
-        let reply = self
+        let store = self
             .states
             .borrow_mut()
             .entry(cid.to_owned())
             .or_default()
-            .apply(call, now);
-        Box::pin(async move { Ok(reply) })
+            .clone();
+        // The memory store never waits: the call is applied at once, as one step.
+        let reply = block_on(apply(store.as_ref(), call, now));
+        Box::pin(async move { reply })
     }
 }
 
