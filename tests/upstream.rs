@@ -528,3 +528,49 @@ fn kv_operations_of_replace_and_of_an_outage() {
         "no call during the backoff"
     );
 }
+
+/// A releaser that unpinned and then stopped, its lease held, an add fenced meanwhile: the
+/// CID's state in KV still says `pinned` (with the release mark). The sweep's look at the
+/// lease's end does not trust a marked state: it asks, finds the pin gone, and adds it again.
+#[test]
+fn a_fenced_pin_is_pinned_again_after_a_releaser_stopped_mid_release() {
+    use edge_pinning::upstream::gate::{apply, GateCall, GateReply, MemoryGateStore};
+    for by_cid in [false, true] {
+        let w = World::new(by_cid);
+        w.gated.set(true);
+        let a = w.pin("alice", json!({"cid": cid(1), "name": "pinned-a"}));
+        w.delete("alice", &a["requestid"]);
+        w.advance(61);
+        w.sweep(); // marks the CID
+        w.advance(121);
+        // The releaser: takes the lease, unpins, and stops there.
+        let store = w
+            .gate
+            .states
+            .borrow_mut()
+            .entry(cid(1))
+            .or_default()
+            .clone();
+        let begin = GateCall::Begin {
+            except: None,
+            now: w.now().0,
+        };
+        let granted = common::block_on(apply::<MemoryGateStore>(&store, begin, w.now().0));
+        assert!(matches!(granted, Ok(GateReply::Granted { .. })));
+        w.up.pins.borrow_mut().retain(|_, p| p.cid != cid(1));
+        let b = w.pin("bob", json!({"cid": cid(1), "name": "pinned-b"}));
+        assert_eq!(b["status"], "queued", "fenced: no upstream call");
+        assert!(w.up.pins_of(&cid(1)).is_empty());
+        // After the lease has run out, the look bob's add queued re-adds the CID.
+        w.advance(61);
+        w.sweep();
+        assert_eq!(
+            w.up.pins_of(&cid(1)).len(),
+            1,
+            "by_cid {by_cid}: pinned again"
+        );
+        w.advance(61);
+        w.sweep();
+        assert_eq!(w.get("bob", &b["requestid"]).body["status"], "pinned");
+    }
+}

@@ -74,6 +74,8 @@ pub async fn refresh<U: Upstream>(
 pub fn worth_refreshing(state: Option<&CidState>, now: Millis) -> bool {
     match state {
         None => true,
+        // A release may have unpinned it (and stopped before dropping this state): ask.
+        Some(s) if s.releasing.is_some() => true,
         Some(s) if s.is_refused() => false,
         Some(s) => !s.is_final() && s.is_due(now),
     }

@@ -26,8 +26,13 @@ use std::pin::Pin;
 
 /// How long a lease lasts: enough for a release's few upstream calls (each waits at most 10 s).
 pub const LEASE_MS: u64 = 60_000;
-/// A lease holder starts no unpin with less than this left of its lease.
+/// A lease holder starts no unpin with less than this left of its lease (as its own clock,
+/// started before it asked, counts it).
 pub const LEASE_MARGIN_MS: u64 = 15_000;
+/// A gate holder whose pin object is missing is taken for one left by a stopped request only
+/// after this long (or the grace period, if longer): an add may be between its hold and its
+/// pin object.
+pub const STALE_HOLDER_MS: u64 = 15 * 60_000;
 
 /// A call to a CID's gate. (Externally tagged, serde's default: an internally tagged enum
 /// costs far more code to read, and this crosses into wasm on every add and delete.)
@@ -250,7 +255,8 @@ pub struct Gates<'a> {
 /// Whether a release may go ahead.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Release {
-    /// Unpin while the clock is before `until`; then `end` the lease.
+    /// Unpin while the caller's clock is before `until`; then `end` the lease. `until` counts
+    /// from the caller's clock *before* it asked, so the two machines' clocks never meet.
     Granted { lease: Option<u64>, until: u64 },
     /// Someone holds the CID (these, as far as named), or another release is under way.
     Held(Vec<String>),
@@ -299,22 +305,26 @@ impl<'a> Gates<'a> {
         self.call(cid, GateCall::Unhold { holder }).await.map(drop)
     }
 
-    /// Asks for the lease. Without gates every release is granted (KV alone decided).
+    /// Asks for the lease; `asked` is the caller's clock just before. Without gates every
+    /// release is granted (KV alone decided).
     pub async fn begin(
         &self,
         cid: &str,
         except: Option<String>,
-        now: Millis,
+        asked: Millis,
     ) -> Result<Release, KvError> {
-        let call = GateCall::Begin { except, now: now.0 };
+        let call = GateCall::Begin {
+            except,
+            now: asked.0,
+        };
         Ok(match self.call(cid, call).await? {
             None => Release::Granted {
                 lease: None,
                 until: u64::MAX,
             },
-            Some(GateReply::Granted { lease, until }) => Release::Granted {
+            Some(GateReply::Granted { lease, .. }) => Release::Granted {
                 lease: Some(lease),
-                until,
+                until: asked.0 + LEASE_MS - LEASE_MARGIN_MS,
             },
             Some(GateReply::Held { holders, .. }) => Release::Held(holders),
             Some(other) => return Err(KvError(format!("gate of {cid}: answered {other:?}"))),

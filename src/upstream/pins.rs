@@ -271,9 +271,11 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
         // The gate has the last word: no one else may hold the old CID, and the lease must
         // leave room for the call.
         let moving = Some(gate::holder(self.user.as_str(), old_id));
+        let asked = self.kv.clock().unwrap_or(now);
+        let granted = self.up.gates.begin(x.canonical(), moving, asked).await?;
         let clock = self.kv.clock().unwrap_or(now).0;
-        let lease = match self.up.gates.begin(x.canonical(), moving, now).await? {
-            Release::Granted { lease, until } if clock + gate::LEASE_MARGIN_MS < until => lease,
+        let lease = match granted {
+            Release::Granted { lease, until } if clock < until => lease,
             Release::Granted { lease, .. } => {
                 self.up.gates.end(x.canonical(), lease).await?;
                 return Ok(None);

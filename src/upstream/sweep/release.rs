@@ -18,7 +18,7 @@ use crate::auth::user::UserId;
 use crate::domain::timestamp::Millis;
 use crate::store::kv::{Kv, KvError};
 use crate::store::pins::PinStore;
-use crate::upstream::gate::{self, Release, LEASE_MARGIN_MS};
+use crate::upstream::gate::{self, Release, STALE_HOLDER_MS};
 use crate::upstream::holders::Due;
 use crate::upstream::state::CidState;
 use crate::upstream::KV_PROPAGATION_MS;
@@ -60,7 +60,8 @@ impl<K: Kv, U: Upstream> Sweep<'_, K, U> {
             return Ok(self.at(self.now.0));
         }
         // The gate decides: no one may hold the CID, whatever KV shows here.
-        let (lease, until) = match self.gates.begin(cid, None, self.now).await? {
+        let asked = self.kv.clock().unwrap_or(self.now);
+        let (lease, until) = match self.gates.begin(cid, None, asked).await? {
             Release::Granted { lease, until } => (lease, until),
             Release::Held(holders) => {
                 self.drop_stale(cid, &holders).await?;
@@ -68,7 +69,7 @@ impl<K: Kv, U: Upstream> Sweep<'_, K, U> {
             }
         };
         // The lease must outlast every unpin this look starts.
-        let room = |s: &Self| s.kv.clock().unwrap_or(s.now).0 + LEASE_MARGIN_MS < until;
+        let room = |s: &Self| s.kv.clock().unwrap_or(s.now).0 < until;
         let mut gone = Vec::new();
         if let Some(id) = state.upstream_id.clone() {
             if !room(self) {
@@ -135,7 +136,8 @@ impl<K: Kv, U: Upstream> Sweep<'_, K, U> {
             let Ok(user) = UserId::parse(user) else {
                 continue;
             };
-            let old = id.created().0 + self.grace_ms() < self.now.0;
+            let stale_after = self.grace_ms().max(STALE_HOLDER_MS);
+            let old = id.created().0 + stale_after < self.now.0;
             if old
                 && PinStore::new(self.kv, &user)
                     .get(&id)
