@@ -210,12 +210,12 @@ test("the CID's gate (a Durable Object) holds every pin object and fences adds d
   };
   const a = await w.pin("alice", { cid: c, name: "pinned-a" });
   // The release's question, asked directly: alice holds the CID, so no lease.
-  assert.deepEqual(await gate({ begin: { except: null, now: 0 } }), {
+  assert.deepEqual(await gate({ begin: { except: null } }), {
     held: { holders: [`alice/${a.requestid}`], leased: false },
   });
   assert.equal((await w.call("DELETE", `/pins/${a.requestid}`, { as: "alice" })).status, 202);
   // Nobody holds it now: a lease is granted (as the sweep would take before unpinning)...
-  const lease = await gate({ begin: { except: null, now: 0 } });
+  const lease = await gate({ begin: { except: null } });
   assert.ok(lease.granted, JSON.stringify(lease));
   // ...and an add during it does not call the upstream: its unpin may still be on its way.
   const adds = upstream.count("POST /pins");
@@ -230,7 +230,7 @@ test("the CID's gate (a Durable Object) holds every pin object and fences adds d
   assert.equal(read.body.status, "pinned");
   assert.equal(upstream.pinsOf(c).length, 1);
   assert.equal((await w.call("DELETE", `/pins/${b.requestid}`, { as: "bob" })).status, 202);
-  const last = await gate({ begin: { except: null, now: 0 } });
+  const last = await gate({ begin: { except: null } });
   assert.ok(last.granted, "a delete leaves the gate");
   assert.deepEqual(await gate({ end: { lease: last.granted.lease } }), { ended: { arrived: false } });
 });

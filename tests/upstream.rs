@@ -551,10 +551,7 @@ fn a_fenced_pin_is_pinned_again_after_a_releaser_stopped_mid_release() {
             .entry(cid(1))
             .or_default()
             .clone();
-        let begin = GateCall::Begin {
-            except: None,
-            now: w.now().0,
-        };
+        let begin = GateCall::Begin { except: None };
         let granted = common::block_on(apply::<MemoryGateStore>(&store, begin, w.now().0));
         assert!(matches!(granted, Ok(GateReply::Granted { .. })));
         w.up.pins.borrow_mut().retain(|_, p| p.cid != cid(1));

@@ -48,7 +48,6 @@ pub enum GateCall {
     /// Take the lease; `except` is a holder that is itself moving away (the upstream's replace).
     Begin {
         except: Option<String>,
-        now: u64,
     },
     End {
         lease: u64,
@@ -140,7 +139,7 @@ pub async fn apply<S: GateStore>(store: &S, call: GateCall, now: u64) -> Result<
             store.remove_holder(&holder).await?;
             GateReply::Done
         }
-        GateCall::Begin { except, .. } => {
+        GateCall::Begin { except } => {
             let others = others(store, except.as_deref(), NAMED).await?;
             if !others.is_empty() || record.lease.is_some() {
                 GateReply::Held {
@@ -313,11 +312,7 @@ impl<'a> Gates<'a> {
         except: Option<String>,
         asked: Millis,
     ) -> Result<Release, KvError> {
-        let call = GateCall::Begin {
-            except,
-            now: asked.0,
-        };
-        Ok(match self.call(cid, call).await? {
+        Ok(match self.call(cid, GateCall::Begin { except }).await? {
             None => Release::Granted {
                 lease: None,
                 until: u64::MAX,
@@ -375,7 +370,6 @@ mod tests {
     fn begin(except: Option<&str>) -> GateCall {
         GateCall::Begin {
             except: except.map(str::to_owned),
-            now: 0,
         }
     }
 
@@ -497,8 +491,7 @@ mod tests {
         let json = serde_json::to_string(&record).unwrap();
         assert_eq!(serde_json::from_str::<LeaseRecord>(&json).unwrap(), record);
         let call = GateCall::Begin {
-            except: None,
-            now: 5,
+            except: Some("bob/0".into()),
         };
         let text = serde_json::to_string(&call).unwrap();
         assert_eq!(serde_json::from_str::<GateCall>(&text).unwrap(), call);
