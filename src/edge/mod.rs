@@ -45,7 +45,7 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
                 .map(|u| Counted::new(PsaClient::new(upstream::FetchTransport, &u.url, &u.token)));
             let config = config.as_ref().map_err(String::as_str);
             let store = kv::WorkersKv(store);
-            let transport = env.durable_object(GATES_BINDING).ok().map(gate::DoGates);
+            let transport = gate_transport(&env);
             let gates = gates_of(&transport);
             let up = client.as_ref().map(|client| Upstreaming {
                 client,
@@ -95,7 +95,7 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         &settings.url,
         &settings.token,
     ));
-    let transport = env.durable_object(GATES_BINDING).ok().map(gate::DoGates);
+    let transport = gate_transport(&env);
     match sweep::run(store, &client, &gates_of(&transport), settings, now).await {
         Ok(report) => console_log!("sweep: {report}"),
         // Every step is safe to stop after; the next run goes on.
@@ -106,6 +106,10 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
 /// The Durable Object namespace of the CIDs' gates (wrangler.toml). Without it the upstream
 /// backend decides releases from KV alone (docs/storage.md says what that leaves open).
 const GATES_BINDING: &str = "CID_GATES";
+
+fn gate_transport(env: &Env) -> Option<gate::DoGates> {
+    env.durable_object(GATES_BINDING).ok().map(gate::DoGates)
+}
 
 fn gates_of(gates: &Option<gate::DoGates>) -> Gates<'_> {
     match gates {

@@ -76,8 +76,7 @@ impl<K: Kv, U: Upstream> Sweep<'_, K, U> {
                 return self.out_of_lease(cid, state, lease).await;
             }
             if let Answer::Unavailable(e) = self.up.delete(&id).await {
-                self.gates.end(cid, lease).await?;
-                return self.retry(cid, state, e).await;
+                return self.retry(cid, state, lease, e).await;
             }
             // Gone (a 404 included). Not asked again should a later step fail.
             state.upstream_id = None;
@@ -91,16 +90,12 @@ impl<K: Kv, U: Upstream> Sweep<'_, K, U> {
                         return self.out_of_lease(cid, state, lease).await;
                     }
                     if let Answer::Unavailable(e) = self.up.delete(&dup.requestid).await {
-                        self.gates.end(cid, lease).await?;
-                        return self.retry(cid, state, e).await;
+                        return self.retry(cid, state, lease, e).await;
                     }
                     gone.push(dup.requestid);
                 }
             }
-            Answer::Unavailable(e) => {
-                self.gates.end(cid, lease).await?;
-                return self.retry(cid, state, e).await;
-            }
+            Answer::Unavailable(e) => return self.retry(cid, state, lease, e).await,
             // A provider that refuses the listing: the known pin is gone, which is what counts.
             Answer::Refused(_) => {}
         }
@@ -152,8 +147,15 @@ impl<K: Kv, U: Upstream> Sweep<'_, K, U> {
         Ok(())
     }
 
-    /// A failed unpin keeps the mark and is tried again after the backoff.
-    async fn retry(&self, cid: &str, mut state: CidState, error: String) -> Result<Next, KvError> {
+    /// A failed unpin ends the lease, keeps the mark and is tried again after the backoff.
+    async fn retry(
+        &self,
+        cid: &str,
+        mut state: CidState,
+        lease: Option<u64>,
+        error: String,
+    ) -> Result<Next, KvError> {
+        self.gates.end(cid, lease).await?;
         state.failed_attempt(error, self.now, self.settings.retry_secs);
         self.keys().put_state(cid, &state).await?;
         Ok(self.at(state.next_try))
