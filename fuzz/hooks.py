@@ -48,13 +48,18 @@ _B32 = "abcdefghijklmnopqrstuvwxyz234567"
 _B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
-def _b58(data: bytes) -> str:
+def _positional(data: bytes, alphabet: str) -> str:
+    """`data` as a big-endian number in the digits of `alphabet` (base58btc, base36)."""
     n = int.from_bytes(data, "big")
     out = ""
     while n:
-        n, r = divmod(n, 58)
-        out = _B58[r] + out
-    return "1" * (len(data) - len(data.lstrip(b"\0"))) + out
+        n, r = divmod(n, len(alphabet))
+        out = alphabet[r] + out
+    return out
+
+
+def _b58(data: bytes) -> str:
+    return "1" * (len(data) - len(data.lstrip(b"\0"))) + _positional(data, _B58)
 
 
 def _b32(data: bytes) -> str:
@@ -64,12 +69,7 @@ def _b32(data: bytes) -> str:
 
 
 def _b36(data: bytes) -> str:
-    n = int.from_bytes(data, "big")
-    out = ""
-    while n:
-        n, r = divmod(n, 36)
-        out = _B36[r] + out
-    return out
+    return _positional(data, _B36)
 
 
 def _multihash(seed: str) -> bytes:
