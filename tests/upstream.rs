@@ -163,6 +163,7 @@ fn kv_operations_per_request() {
 fn an_unreachable_upstream_keeps_pins_queued_and_retries_with_backoff() {
     let w = World::new(false);
     w.up.mode.set(Mode::Down);
+    w.up.starts_as(&cid(1), Status::Pinned);
     let a = w.pin("alice", json!({"cid": cid(1), "name": "pinned-doc"}));
     assert_eq!(a["status"], "queued");
     assert!(a["info"]["status_details"]
@@ -259,6 +260,7 @@ fn a_refused_add_fails_the_pin_with_the_reason() {
     assert!(w.keys("q/").is_empty());
     // A new pin object of that CID asks again.
     w.up.mode.set(Mode::Up);
+    w.up.starts_as(&cid(1), Status::Pinned);
     let b = w.pin("bob", json!({"cid": cid(1), "name": "pinned-b"}));
     assert_eq!(b["status"], "pinned");
 }
@@ -285,6 +287,9 @@ fn a_failed_upstream_delete_is_retried() {
 #[test]
 fn replace_alone_asks_the_upstream_to_replace() {
     let w = World::new(false);
+    for c in 1..=3 {
+        w.up.starts_as(&cid(c), Status::Pinned);
+    }
     let a = w.pin("alice", json!({"cid": cid(1), "name": "pinned-v1"}));
     let target = format!("/pins/{}", a["requestid"].as_str().unwrap());
     let r = w.call(
@@ -314,6 +319,9 @@ fn replace_alone_asks_the_upstream_to_replace() {
 #[test]
 fn replace_shared_adds_then_releases() {
     let w = World::new(false);
+    for c in 1..=3 {
+        w.up.starts_as(&cid(c), Status::Pinned);
+    }
     let a = w.pin("alice", json!({"cid": cid(1), "name": "pinned-a"}));
     let b = w.pin("bob", json!({"cid": cid(1)}));
     let target = format!("/pins/{}", a["requestid"].as_str().unwrap());
@@ -344,6 +352,9 @@ fn replace_shared_adds_then_releases() {
 #[test]
 fn replace_with_the_same_cid_changes_nothing_upstream() {
     let w = World::new(false);
+    for c in 1..=3 {
+        w.up.starts_as(&cid(c), Status::Pinned);
+    }
     let a = w.pin("alice", json!({"cid": cid(1), "name": "pinned-a"}));
     let target = format!("/pins/{}", a["requestid"].as_str().unwrap());
     let r = w.call(
@@ -494,6 +505,9 @@ fn a_cid_queued_by_many_requests_costs_one_look_a_run() {
 #[test]
 fn kv_operations_of_replace_and_of_an_outage() {
     let w = World::new(false);
+    for c in 1..=3 {
+        w.up.starts_as(&cid(c), Status::Pinned);
+    }
     let a = w.pin("alice", json!({"cid": cid(1), "name": "pinned-a"}));
     let replace = |id: &serde_json::Value, pin: serde_json::Value| {
         let target = format!("/pins/{}", id.as_str().unwrap());
@@ -537,6 +551,9 @@ fn a_fenced_pin_is_pinned_again_after_a_releaser_stopped_mid_release() {
     use edge_pinning::upstream::gate::{apply, GateCall, GateReply, MemoryGateStore};
     for by_cid in [false, true] {
         let w = World::new(by_cid);
+        for c in 1..=3 {
+            w.up.starts_as(&cid(c), Status::Pinned);
+        }
         w.gated.set(true);
         let a = w.pin("alice", json!({"cid": cid(1), "name": "pinned-a"}));
         w.delete("alice", &a["requestid"]);

@@ -2,7 +2,7 @@
 //! anything upstream (except the upstream's own replace, below): a delete only drops its
 //! holder and asks the sweep to look, and the sweep alone decides that a CID is unheld.
 
-use super::ask::{self, worth_adding, worth_refreshing};
+use super::ask::{self, worth_adding, worth_refreshing, Asked};
 use super::gate::{self, Release};
 use super::holders::CidKeys;
 use super::state::CidState;
@@ -21,6 +21,24 @@ pub struct UpstreamPins<'a, K, U> {
 
 /// A pin as stored, and the CID's state when we have it (answers add its next try).
 pub type Shown = (PinRecord, Option<CidState>);
+
+/// Most pin objects one user may hold of one CID. Each is a holder the sweep visits whenever
+/// the CID's status changes; the bound keeps what one user can make a look cost small.
+pub const MAX_PINS_PER_CID: u32 = 10;
+
+/// Why an add or replace was not done.
+#[derive(Debug)]
+pub enum AddError {
+    Storage(KvError),
+    /// The user already holds `MAX_PINS_PER_CID` pin objects of this CID.
+    OverLimit,
+}
+
+impl From<KvError> for AddError {
+    fn from(e: KvError) -> Self {
+        AddError::Storage(e)
+    }
+}
 
 impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
     pub fn new(
@@ -47,8 +65,9 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
 
     /// `POST /pins`: holder first (from then on no sweep unpins the CID without seeing it or
     /// us seeing its mark), then the upstream if nothing is pinned there, then the pin object.
-    pub async fn add(&self, id: &RequestId, pin: Pin, now: Millis) -> Result<Shown, KvError> {
+    pub async fn add(&self, id: &RequestId, pin: Pin, now: Millis) -> Result<Shown, AddError> {
         let cid = pin.cid.clone();
+        self.within_limit(cid.canonical()).await?;
         self.keys().hold(cid.canonical(), self.user, id).await?;
         let state = match self.gate_hold(cid.canonical(), id, now).await? {
             Some(fenced) => fenced,
@@ -60,6 +79,19 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
         let record = state.apply_to(&record_of(pin));
         self.store().put(id, &cid, &record, None, now).await?;
         Ok((record, Some(state)))
+    }
+
+    /// One list: the user's holders of the CID. Under KV's propagation, adds at other locations
+    /// within the last minute may go uncounted; the bound is on what one user can pile up.
+    async fn within_limit(&self, cid: &str) -> Result<(), AddError> {
+        let held = self
+            .keys()
+            .held_by(cid, self.user, MAX_PINS_PER_CID)
+            .await?;
+        if held >= MAX_PINS_PER_CID {
+            return Err(AddError::OverLimit);
+        }
+        Ok(())
     }
 
     /// Registers the new pin object with the CID's gate. While a release of the CID is under
@@ -76,7 +108,7 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
         let Some(until) = self.up.gates.hold(cid, holder).await? else {
             return Ok(None);
         };
-        self.keys().enqueue(cid, id, now, until).await?;
+        self.keys().enqueue(cid, self.user, id, now, until).await?;
         Ok(Some(CidState::pending()))
     }
 
@@ -89,19 +121,18 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
         pin: &Pin,
         now: Millis,
     ) -> Result<CidState, KvError> {
-        if !worth_adding(known.as_ref(), now) {
+        if !worth_adding(known.as_ref()) {
             return Ok(known.expect("only a known state is mirrored"));
         }
         let mut state = known.clone().unwrap_or_else(CidState::pending);
+        // Asked afresh: what this pin shows comes from its own call, not earlier tries.
+        state.tries = 0;
         let retry = self.settings.retry_secs;
-        ask::add(
-            self.up.client,
-            &mut state,
-            &upstream_pin(cid, pin),
-            now,
-            retry,
-        )
-        .await;
+        let upin = UpstreamPin::with_origins(cid, pin.origins.as_slice());
+        let asked = ask::add(self.up.client, &mut state, &upin, now, retry).await;
+        if let Asked::RefusedAlone(r) = asked {
+            return self.refused_alone(cid, id, &r, now).await;
+        }
         // Kubo polls a new pin at once: its first reads need not ask again.
         self.up.throttle.note(cid, now);
         state.releasing = None;
@@ -109,10 +140,30 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
         // Other holders may be waiting on this CID; a state that is not final needs polling.
         if known.is_some() || !state.is_final() {
             self.keys()
-                .enqueue(cid, id, now, self.due(&state, now))
+                .enqueue(cid, self.user, id, now, self.due(&state, now))
                 .await?;
         }
         Ok(state)
+    }
+
+    /// The upstream refused what this request sent (its origins among it): this pin object
+    /// alone is `failed`, with the upstream's words, and no longer holds the CID (so it keeps
+    /// nothing pinned, and no look ever rewrites it). The CID's state is not touched; the look
+    /// queued here retries the bare CID for any other holder.
+    async fn refused_alone(
+        &self,
+        cid: &str,
+        id: &RequestId,
+        refusal: &super::Refusal,
+        now: Millis,
+    ) -> Result<CidState, KvError> {
+        self.keys().unhold(cid, self.user, id).await?;
+        let holder = gate::holder(self.user.as_str(), id);
+        self.up.gates.unhold(cid, holder).await?;
+        self.keys().enqueue(cid, self.user, id, now, now.0).await?;
+        let mut own = CidState::pending();
+        own.refused(refusal);
+        Ok(own)
     }
 
     /// When the sweep should next look at a CID in this state.
@@ -142,19 +193,15 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
         let known = self.keys().state(cid.canonical()).await?;
         let mut state = known.clone().unwrap_or_else(CidState::pending);
         if worth_refreshing(known.as_ref(), now) {
-            let upin = UpstreamPin {
-                cid: cid.canonical().to_owned(),
-                name: record.name.clone(),
-                origins: record.origins.clone(),
-            };
             let retry = self.settings.retry_secs;
-            ask::refresh(self.up.client, &mut state, &upin, now, retry).await;
+            ask::refresh(self.up.client, &mut state, cid.canonical(), now, retry).await;
             if known.as_ref() != Some(&state) {
                 self.keys().put_state(cid.canonical(), &state).await?;
             }
             if known.as_ref().map(|k| k.status) != Some(state.status) {
                 // Other holders show the old status until the sweep passes.
-                self.keys().enqueue(cid.canonical(), id, now, now.0).await?;
+                let c = cid.canonical();
+                self.keys().enqueue(c, self.user, id, now, now.0).await?;
             }
         }
         if state.shown_by(&record) {
@@ -187,7 +234,8 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
         self.store().delete(id, record, now).await?;
         if let Some(cid) = &cid {
             let due = now.0 + KV_PROPAGATION_MS.min(self.settings.grace_secs * 1000);
-            self.keys().enqueue(cid.canonical(), id, now, due).await?;
+            let c = cid.canonical();
+            self.keys().enqueue(c, self.user, id, now, due).await?;
             // Last: a gate that could not be told keeps a holder whose pin object is gone,
             // which the sweep drops once the grace period has passed (`sweep::release`).
             let holder = gate::holder(self.user.as_str(), id);
@@ -207,13 +255,17 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
         new_id: &RequestId,
         pin: Pin,
         now: Millis,
-    ) -> Result<Shown, KvError> {
+    ) -> Result<Shown, AddError> {
         let new_cid = pin.cid.clone();
         let y = new_cid.canonical();
+        let old_cid = Cid::parse(&old.cid).ok();
+        // The same CID moves its holder to the new pin: no more held than before.
+        if old_cid.as_ref().is_none_or(|x| x.canonical() != y) {
+            self.within_limit(y).await?;
+        }
         self.keys().hold(y, self.user, new_id).await?;
         let fenced = self.gate_hold(y, new_id, now).await?;
         let known_y = self.keys().state(y).await?;
-        let old_cid = Cid::parse(&old.cid).ok();
         let state = match (&old_cid, fenced) {
             (_, Some(fenced)) => Some(fenced),
             (Some(x), None) if x.canonical() != y => {
@@ -286,11 +338,12 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
         // pin object would still hold a CID no longer pinned upstream: this entry makes the
         // sweep re-add it then (and costs it one look otherwise).
         self.keys()
-            .enqueue(x.canonical(), old_id, now, now.0)
+            .enqueue(x.canonical(), self.user, old_id, now, now.0)
             .await?;
         let y = pin.cid.canonical();
         let mut state = known_y.cloned().unwrap_or_else(CidState::pending);
-        let answer = self.up.client.replace(&rid, &upstream_pin(y, pin)).await;
+        let upin = UpstreamPin::with_origins(y, pin.origins.as_slice());
+        let answer = self.up.client.replace(&rid, &upin).await;
         let arrived = self.up.gates.end(x.canonical(), lease).await?;
         match answer {
             Answer::Ok(s) => state.observed(s),
@@ -302,7 +355,7 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
         }
         self.keys().put_state(y, &state).await?;
         self.keys()
-            .enqueue(y, new_id, now, self.due(&state, now))
+            .enqueue(y, self.user, new_id, now, self.due(&state, now))
             .await?;
         if state.upstream_id.is_some() {
             self.after_upstream_replace(x, old_id, arrived, now).await?;
@@ -328,11 +381,7 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
             .any(|(_, u, id)| !(u == self.user && id == old_id));
         if others || arrived {
             let mut state = CidState::pending();
-            let upin = UpstreamPin {
-                cid: x.to_owned(),
-                name: None,
-                origins: Vec::new(),
-            };
+            let upin = UpstreamPin::bare(x);
             ask::add(
                 self.up.client,
                 &mut state,
@@ -342,7 +391,9 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
             )
             .await;
             self.keys().put_state(x, &state).await?;
-            self.keys().enqueue(x, old_id, now, now.0).await?;
+            self.keys()
+                .enqueue(x, self.user, old_id, now, now.0)
+                .await?;
         }
         Ok(())
     }
@@ -359,15 +410,5 @@ fn record_of(pin: Pin) -> PinRecord {
         info: Default::default(),
         delegates: Vec::new(),
         partial: false,
-    }
-}
-
-/// What goes upstream: the canonical CID, the user's name for it, and its origins. `meta` stays
-/// with us: it is the user's own, and the upstream pin is shared.
-fn upstream_pin(cid: &str, pin: &Pin) -> UpstreamPin {
-    UpstreamPin {
-        cid: cid.to_owned(),
-        name: pin.name.as_ref().map(|n| n.as_str().to_owned()),
-        origins: pin.origins.clone().into_vec(),
     }
 }
