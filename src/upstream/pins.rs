@@ -131,6 +131,11 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
         let upin = UpstreamPin::with_origins(cid, pin.origins.as_slice());
         let asked = ask::add(self.up.client, &mut state, &upin, now, retry).await;
         if let Asked::RefusedAlone(r) = asked {
+            if known.is_some_and(|k| k.tries > 0) {
+                // It answered: the other holders need not wait out a backoff.
+                state.answered();
+                self.keys().put_state(cid, &state).await?;
+            }
             return self.refused_alone(cid, id, &r, now).await;
         }
         // Kubo polls a new pin at once: its first reads need not ask again.
