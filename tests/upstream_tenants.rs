@@ -26,7 +26,12 @@ fn one_users_refused_origins_do_not_fail_another_users_queued_pin() {
     w.advance(60); // bob's backoff is over: any add now asks the upstream
 
     let loopback = format!("/ip4/127.0.0.1/tcp/4001/p2p/{PEER}");
-    let a = w.pin("alice", json!({"cid": cid(1), "origins": [loopback]}));
+    let body = json!({"cid": cid(1), "origins": [loopback]}).to_string();
+    let refused = w.call("alice", "POST", "/pins", &body);
+    // limit, holder, state read, (the call,) state with bob's backoff cleared (it answered),
+    // holder removed, queue entry, change marker, record, index
+    assert_eq!(refused.ops, "get=1,put=6,delete=1,list=1");
+    let a = refused.body;
     assert_eq!(a["status"], "failed", "alice's own request was refused");
     let why = a["info"]["status_details"].as_str().unwrap();
     assert!(why.contains("is not an origin we accept"), "{why}");
