@@ -244,3 +244,13 @@ test("the CID's gate (a Durable Object) holds every pin object and fences adds d
   assert.ok(last.granted, "a delete leaves the gate");
   assert.deepEqual(await gate({ end: { lease: last.granted.lease } }), { ended: { arrived: false } });
 });
+
+test("one user holds a CID at most 10 times: the 11th add is a 409 Failure", async () => {
+  const c = cid(30);
+  for (let i = 0; i < 10; i++) await w.pin("dev", { cid: c });
+  const over = await w.call("POST", "/pins", { as: "dev", body: { cid: c } });
+  assert.equal(over.status, 409, over.text);
+  assert.equal(over.body.error.reason, "PIN_LIMIT_REACHED");
+  assert.match(over.body.error.details, /^cid: /);
+  assert.equal((await w.call("POST", "/pins", { as: "bob", body: { cid: c } })).status, 202, "others are not limited");
+});
