@@ -1,8 +1,9 @@
 // The `upstream` backend end to end: the built worker in workerd (Miniflare) pinning through a
 // real third-party Pinning Service API server, the npm package `mock-ipfs-pinning-service`
-// (the server Kubo's own tests use), on a loopback port. The mock keys pins by CID and takes a
-// new pin's status from its name prefix (`pinned-`, `failed-`, …); tests change a status by
-// replacing `service.locals.state`. The cron is triggered through Miniflare's `scheduled`.
+// (the server Kubo's own tests use), on a loopback port. The mock keys pins by CID; it would
+// take a new pin's status from its name, but the worker never sends a user's name, so new
+// pins start `queued` and tests change a status by replacing `service.locals.state`. The cron
+// is triggered through Miniflare's `scheduled`.
 import assert from "node:assert/strict";
 import http from "node:http";
 import { createRequire } from "node:module";
@@ -101,16 +102,21 @@ test("two users share one upstream pin, released after the last one lets go", as
   const origins = ["/ip4/198.51.100.7/tcp/4001/p2p/QmNnooDu7bfjPFoTZYxMNLWUQJyrVwtbZg5gBMjTezGAJN"];
   const addRes = await w.call("POST", "/pins", { as: "alice", body: { cid: c, name: "pinned-alice", origins } });
   assert.equal(addRes.status, 202, addRes.text);
-  // holder, CID state (read, then written with the upstream's answer), change marker, record, index
-  assert.deepEqual(kvOps(addRes), { get: 1, put: 5, delete: 0, list: 0 });
+  // the user's holders of the CID (the limit), holder, CID state (read, then written with the
+  // upstream's answer), queue entry, change marker, record, index
+  assert.deepEqual(kvOps(addRes), { get: 1, put: 6, delete: 0, list: 1 });
   const a = addRes.body;
-  assert.equal(a.status, "pinned");
+  assert.equal(a.status, "queued");
   assert.deepEqual(a.delegates, [MOCK_DELEGATE], "the upstream's delegates");
+  upstream.setStatus(c, "pinned");
+  const read = await w.call("GET", `/pins/${a.requestid}`, { as: "alice" });
+  assert.equal(read.body.status, "pinned");
   const b = await w.pin("bob", { cid: c, name: "bob's copy" });
   assert.equal(b.status, "pinned", "mirrored");
   assert.equal(upstream.count("POST /pins"), 1, "one upstream add for two pin objects");
   assert.equal(upstream.pinsOf(c).length, 1);
-  assert.deepEqual(upstream.pinsOf(c)[0].pin.origins, origins, "origins forwarded");
+  assert.deepEqual(upstream.pinsOf(c)[0].pin.origins, origins, "strictly valid origins forwarded");
+  assert.equal(upstream.pinsOf(c)[0].pin.name, undefined, "a user's name never goes upstream");
 
   assert.equal((await w.call("DELETE", `/pins/${a.requestid}`, { as: "alice" })).status, 202);
   await sweep();
@@ -144,7 +150,8 @@ test("statuses propagate from the upstream: queued → pinned, failed", async ()
   assert.equal((await listed("bob"))[b.requestid], "pinned", "within one sweep");
 
   const f = await w.pin("alice", { cid: cid(3), name: "failed-on-purpose" });
-  assert.equal(f.status, "failed");
+  upstream.setStatus(cid(3), "failed");
+  await sweep();
   assert.equal((await listed("alice"))[f.requestid], "failed");
 });
 
@@ -168,6 +175,8 @@ test("an upstream that goes away: pins survive, stay queued, and recover", async
   await upstream.listen(port);
   await sweep();
   assert.equal(upstream.pinsOf(c).length, 1, "added once the upstream is back");
+  upstream.setStatus(c, "pinned");
+  await sweep();
   assert.equal((await listed("alice"))[p.requestid], "pinned");
   assert.equal((await listed("bob"))[q.requestid], "pinned");
   const back = await w.call("GET", `/pins/${p.requestid}`, { as: "alice" });
@@ -182,7 +191,7 @@ test("replace: the upstream's replace when alone, add-then-release when shared",
     body: { cid: cid(6), name: "pinned-v2" },
   });
   assert.equal(replaced.status, 202, replaced.text);
-  assert.equal(replaced.body.status, "pinned");
+  assert.equal(replaced.body.status, "queued", "the upstream's answer to its replace");
   assert.equal(upstream.pinsOf(cid(5)).length, 0, "replaced upstream");
   assert.equal(upstream.pinsOf(cid(6)).length, 1);
   assert.equal((await w.call("GET", `/pins/${alone.requestid}`, { as: "alice" })).status, 404);
@@ -226,6 +235,7 @@ test("the CID's gate (a Durable Object) holds every pin object and fences adds d
   assert.deepEqual(await gate({ end: { lease: lease.granted.lease } }), { ended: { arrived: true } });
   // (No sweep held this lease and nothing was unpinned: bob's read of his queued pin asks
   // the upstream, which still has the CID.)
+  upstream.setStatus(c, "pinned");
   const read = await w.call("GET", `/pins/${b.requestid}`, { as: "bob" });
   assert.equal(read.body.status, "pinned");
   assert.equal(upstream.pinsOf(c).length, 1);
@@ -233,4 +243,14 @@ test("the CID's gate (a Durable Object) holds every pin object and fences adds d
   const last = await gate({ begin: { except: null } });
   assert.ok(last.granted, "a delete leaves the gate");
   assert.deepEqual(await gate({ end: { lease: last.granted.lease } }), { ended: { arrived: false } });
+});
+
+test("one user holds a CID at most 10 times: the 11th add is a 409 Failure", async () => {
+  const c = cid(30);
+  for (let i = 0; i < 10; i++) await w.pin("dev", { cid: c });
+  const over = await w.call("POST", "/pins", { as: "dev", body: { cid: c } });
+  assert.equal(over.status, 409, over.text);
+  assert.equal(over.body.error.reason, "PIN_LIMIT_REACHED");
+  assert.match(over.body.error.details, /^cid: /);
+  assert.equal((await w.call("POST", "/pins", { as: "bob", body: { cid: c } })).status, 202, "others are not limited");
 });

@@ -13,6 +13,9 @@ pub enum ApiError {
     NotFound(String),
     /// 405: the path exists but not with this method; carries the `Allow` list.
     MethodNotAllowed(&'static str),
+    /// 409: the request is well-formed but the user's current pins forbid it (a documented
+    /// limit reached). The spec lists 409 for every `/pins` write.
+    Conflict(String),
     /// 413: request body above the documented bound.
     PayloadTooLarge(String),
     /// 429: over the rate limit; carries the seconds to wait (`Retry-After`).
@@ -28,6 +31,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => 401,
             ApiError::NotFound(_) => 404,
             ApiError::MethodNotAllowed(_) => 405,
+            ApiError::Conflict(_) => 409,
             ApiError::PayloadTooLarge(_) => 413,
             ApiError::TooManyRequests(_) => 429,
             ApiError::Internal(_) => 500,
@@ -40,6 +44,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => "UNAUTHORIZED",
             ApiError::NotFound(_) => "NOT_FOUND",
             ApiError::MethodNotAllowed(_) => "METHOD_NOT_ALLOWED",
+            ApiError::Conflict(_) => "PIN_LIMIT_REACHED",
             ApiError::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
             ApiError::TooManyRequests(_) => "TOO_MANY_REQUESTS",
             ApiError::Internal(_) => "INTERNAL_SERVER_ERROR",
@@ -51,6 +56,7 @@ impl ApiError {
             ApiError::BadRequest(d)
             | ApiError::Unauthorized(d)
             | ApiError::NotFound(d)
+            | ApiError::Conflict(d)
             | ApiError::PayloadTooLarge(d)
             | ApiError::Internal(d) => d.clone(),
             ApiError::MethodNotAllowed(allow) => format!("method not allowed; allowed: {allow}"),

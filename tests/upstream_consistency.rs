@@ -10,7 +10,7 @@ mod upstream_support;
 
 use common::{basic, block_on, cid};
 use edge_pinning::config::Config;
-use edge_pinning::domain::timestamp::Millis;
+use edge_pinning::domain::{status::Status, timestamp::Millis};
 use edge_pinning::http::HttpRequest;
 use edge_pinning::limits::Unlimited;
 use edge_pinning::upstream::gate::Gates;
@@ -127,6 +127,7 @@ impl Sim {
 /// sweeps every 30 s. Returns the seconds after bob's add at which the CID was not pinned.
 fn run(by_cid: bool, gated: bool, bob_at: u64) -> Vec<u64> {
     let s = Sim::new(by_cid, gated);
+    s.up.starts_as(&cid(1), Status::Pinned);
     let a = s.call(
         "alice",
         "POST",

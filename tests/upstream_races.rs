@@ -7,6 +7,7 @@ mod common;
 mod upstream_support;
 
 use common::cid;
+use edge_pinning::domain::status::Status;
 use serde_json::{json, Value};
 use upstream_support::{interleave, World};
 
@@ -37,6 +38,8 @@ fn delete_racing_an_add_never_unpins_the_held_cid() {
         for seed in 0..SEEDS {
             let w = World::new(by_cid);
             w.gated.set(gated);
+            w.up.starts_as(&cid(1), Status::Pinned);
+            w.up.starts_as(&cid(2), Status::Pinned);
             let a = w.pin("alice", json!({"cid": cid(1), "name": "pinned-a"}));
             let path = format!("/pins/{}", id(&a));
             let body = json!({"cid": cid(1), "name": "pinned-b"}).to_string();
@@ -72,6 +75,7 @@ fn delete_racing_an_add_never_unpins_the_held_cid() {
 fn release_racing_an_add(by_cid: bool, gated: bool, wait: u64, seed: u64) -> bool {
     let w = World::new(by_cid);
     w.gated.set(gated);
+    w.up.starts_as(&cid(1), Status::Pinned);
     let a = w.pin("alice", json!({"cid": cid(1), "name": "pinned-a"}));
     w.delete("alice", &a["requestid"]);
     w.advance(wait);
@@ -207,6 +211,8 @@ fn replace_alone_racing_an_add_of_the_old_cid_keeps_it_pinned() {
         for seed in 0..SEEDS {
             let w = World::new(by_cid);
             w.gated.set(gated);
+            w.up.starts_as(&cid(1), Status::Pinned);
+            w.up.starts_as(&cid(2), Status::Pinned);
             let a = w.pin("alice", json!({"cid": cid(1), "name": "pinned-a"}));
             let path = format!("/pins/{}", id(&a));
             let new = json!({"cid": cid(2), "name": "pinned-v2"}).to_string();

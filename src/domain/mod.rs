@@ -4,6 +4,7 @@
 pub mod cid;
 pub mod list_query;
 pub mod meta;
+pub mod multiaddr;
 pub mod name;
 pub mod origins;
 pub mod pin;

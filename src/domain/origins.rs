@@ -24,6 +24,10 @@ impl Origins {
         Ok(Origins(items))
     }
 
+    pub fn as_slice(&self) -> &[String] {
+        &self.0
+    }
+
     pub fn into_vec(self) -> Vec<String> {
         self.0
     }

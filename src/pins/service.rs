@@ -7,7 +7,8 @@ use crate::config::UpstreamSettings;
 use crate::domain::{list_query::ListQuery, pin::Pin, request_id::RequestId, timestamp::Millis};
 use crate::error::ApiError;
 use crate::store::{kv::Kv, kv::KvError, pins::PinStore, record::PinRecord, record::RecordView};
-use crate::upstream::{pins::UpstreamPins, state::CidState, NoUpstream, Upstream, Upstreaming};
+use crate::upstream::pins::{AddError, UpstreamPins, MAX_PINS_PER_CID};
+use crate::upstream::{state::CidState, NoUpstream, Upstream, Upstreaming};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub struct PinService<'a, K, U = NoUpstream> {
@@ -71,7 +72,7 @@ impl<'a, K: Kv, U: Upstream> PinService<'a, K, U> {
     pub async fn add(&self, pin: Pin, now: Millis) -> Result<PinStatus<'a>, ApiError> {
         let id = RequestId::new(next_created(now), random_u64()?);
         if let Some(up) = self.upstream()? {
-            let (record, state) = up.add(&id, pin, now).await.map_err(storage)?;
+            let (record, state) = up.add(&id, pin, now).await.map_err(not_added)?;
             return Ok(self.shown(&id, record, state));
         }
         let admission = self.backend.admit();
@@ -115,7 +116,7 @@ impl<'a, K: Kv, U: Upstream> PinService<'a, K, U> {
             let (record, state) = up
                 .replace(&old_id, &old, &new_id, pin, now)
                 .await
-                .map_err(storage)?;
+                .map_err(not_added)?;
             return Ok(self.shown(&new_id, record, state));
         }
         let added = self.add(pin, now).await?;
@@ -173,6 +174,16 @@ fn random_u64() -> Result<u64, ApiError> {
     getrandom::getrandom(&mut bytes)
         .map_err(|e| ApiError::Internal(format!("no randomness: {e}")))?;
     Ok(u64::from_le_bytes(bytes))
+}
+
+fn not_added(e: AddError) -> ApiError {
+    match e {
+        AddError::Storage(e) => storage(e),
+        AddError::OverLimit => ApiError::Conflict(format!(
+            "cid: you already have {MAX_PINS_PER_CID} pin objects of this CID, the most one user \
+             may hold; delete or replace one of them"
+        )),
+    }
 }
 
 fn storage(e: KvError) -> ApiError {

@@ -63,6 +63,11 @@ pub fn holders_of_cid(cid: &str) -> String {
     format!("h/{cid}/")
 }
 
+/// The holders of a CID that are one user's pin objects.
+pub fn holders_of_cid_by(cid: &str, user: &UserId) -> String {
+    format!("{}{}/", holders_of_cid(cid), user.as_str())
+}
+
 /// The user and request id a listed holder key names.
 pub fn holder_of(key: &str) -> Option<(UserId, RequestId)> {
     let mut parts = key.rsplit('/');
@@ -133,6 +138,9 @@ mod tests {
         let cid = "bafybeie5nqv6kd3qnfjupgvz34woh3oksc3iau6abmyajn7qvtf6d2ho34";
         let h = holder(cid, &u, &id);
         assert!(h.starts_with(&holders_of_cid(cid)));
+        assert!(h.starts_with(&holders_of_cid_by(cid, &u)));
+        let al = UserId::parse("al").unwrap();
+        assert!(!h.starts_with(&holders_of_cid_by(cid, &al)));
         assert_eq!(holder_of(&h), Some((u, id)));
         let q = queued(42, cid, &id);
         assert_eq!(q, format!("q/0000000000042/{cid}/{}", id.as_str()));

@@ -140,9 +140,6 @@ impl<T: Transport> Upstream for PsaClient<T> {
 
 fn pin_body(pin: &UpstreamPin) -> Value {
     let mut body = json!({ "cid": pin.cid });
-    if let Some(name) = &pin.name {
-        body["name"] = json!(name);
-    }
     if !pin.origins.is_empty() {
         body["origins"] = json!(pin.origins);
     }
@@ -284,7 +281,6 @@ mod tests {
     fn pin() -> UpstreamPin {
         UpstreamPin {
             cid: "bafy1".into(),
-            name: Some("pinned-x".into()),
             origins: vec!["/ip4/1.2.3.4/tcp/1".into()],
         }
     }
@@ -311,7 +307,7 @@ mod tests {
         let body: Value = serde_json::from_str(sent[0].2.as_deref().unwrap()).unwrap();
         assert_eq!(
             body,
-            json!({"cid": "bafy1", "name": "pinned-x", "origins": ["/ip4/1.2.3.4/tcp/1"]})
+            json!({"cid": "bafy1", "origins": ["/ip4/1.2.3.4/tcp/1"]})
         );
     }
 

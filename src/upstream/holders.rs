@@ -13,12 +13,16 @@ pub struct CidKeys<'a, K> {
     kv: &'a K,
 }
 
-/// A queue entry's metadata: when it is next due, and where a status update of many holders
-/// stopped (a KV list cursor and the last holder key done), so a later run can go on from there.
+/// A queue entry's metadata: when it is next due, the user whose request queued it (the sweep
+/// shares its runs out among users by this), and where a status update of many holders stopped
+/// (a KV list cursor and the last holder key done), so a later run can go on from there.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Due {
     #[serde(rename = "d")]
     pub at: u64,
+    /// Absent in entries queued before users were recorded: those share one turn.
+    #[serde(rename = "u", default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
     #[serde(rename = "c", default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
     #[serde(rename = "a", default, skip_serializing_if = "Option::is_none")]
@@ -37,6 +41,21 @@ impl<'a, K: Kv> CidKeys<'a, K> {
 
     pub async fn unhold(&self, cid: &str, user: &UserId, id: &RequestId) -> Result<(), KvError> {
         self.kv.delete(&keys::holder(cid, user, id)).await
+    }
+
+    /// How many pin objects `user` holds of `cid`, counting up to `limit` (one list when
+    /// `limit` fits a page, as it does).
+    pub async fn held_by(&self, cid: &str, user: &UserId, limit: u32) -> Result<u32, KvError> {
+        let prefix = keys::holders_of_cid_by(cid, user);
+        let (mut held, mut cursor) = (0, None);
+        loop {
+            let page = self.kv.list(&prefix, cursor, limit - held).await?;
+            held += page.keys.len() as u32;
+            cursor = page.cursor;
+            if held >= limit || cursor.is_none() {
+                return Ok(held);
+            }
+        }
     }
 
     /// One page of a CID's holders (every user), and the cursor of the next page.
@@ -72,18 +91,20 @@ impl<'a, K: Kv> CidKeys<'a, K> {
         self.kv.delete(&keys::cid_state(cid)).await
     }
 
-    /// Asks the sweep to look at `cid` from `due` on, on behalf of the pin `by`. Each request
-    /// adds an entry of its own (keyed by time and pin), so no two requests write the same
-    /// entry; the sweep drops the extra entries of a CID it has looked at.
+    /// Asks the sweep to look at `cid` from `due` on, on behalf of `user`'s pin `by`. Each
+    /// request adds an entry of its own (keyed by time and pin), so no two requests write the
+    /// same entry; the sweep drops the extra entries of a CID it has looked at.
     pub async fn enqueue(
         &self,
         cid: &str,
+        user: &UserId,
         by: &RequestId,
         now: Millis,
         due: u64,
     ) -> Result<(), KvError> {
         let entry = Due {
             at: due,
+            user: Some(user.as_str().to_owned()),
             ..Due::default()
         };
         self.put_entry(&keys::queued(now.0, cid, by), &entry).await

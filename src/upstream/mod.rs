@@ -64,13 +64,38 @@ impl Refusal {
     }
 }
 
-/// The `Pin` we send upstream: the canonical CID, and the name and origins of the pin object
-/// that caused the call (origins let the upstream fetch from the user's node).
+/// The `Pin` we send upstream. The upstream pin is shared by every holder of the CID, so it
+/// carries only what is safe to share: the canonical CID and, on the add a pin object's own
+/// request makes, that request's origins that are strictly well-formed (`is_dialable`), so
+/// that the upstream can fetch from the user's node. Never a name (each user's is their own)
+/// nor `meta`. Retries, status reads and the sweep send the bare CID: a refusal of the bare
+/// CID is about the CID itself, whoever asks; one of a request's origins is that request's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpstreamPin {
     pub cid: String,
-    pub name: Option<String>,
     pub origins: Vec<String>,
+}
+
+impl UpstreamPin {
+    pub fn bare(cid: &str) -> UpstreamPin {
+        UpstreamPin {
+            cid: cid.to_owned(),
+            origins: Vec::new(),
+        }
+    }
+
+    /// The CID and those of `origins` every provider can parse.
+    pub fn with_origins(cid: &str, origins: &[String]) -> UpstreamPin {
+        let origins = origins
+            .iter()
+            .filter(|o| crate::domain::multiaddr::is_dialable(o))
+            .cloned()
+            .collect();
+        UpstreamPin {
+            cid: cid.to_owned(),
+            origins,
+        }
+    }
 }
 
 /// The parts of an upstream `PinStatus` we use.

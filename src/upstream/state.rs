@@ -95,7 +95,8 @@ impl CidState {
         self.answered();
     }
 
-    fn answered(&mut self) {
+    /// The upstream answered (whatever it said): no backoff.
+    pub fn answered(&mut self) {
         self.tries = 0;
         self.next_try = 0;
         self.error = None;

@@ -45,12 +45,20 @@ pub struct FakePin {
 }
 
 /// An in-memory provider. `by_cid` makes it key pins by CID like IPFS Cluster and the npm mock
-/// (a second add of a CID returns the same pin); otherwise every add is a new pin.
+/// (a second add of a CID returns the same pin); otherwise every add is a new pin. Strict about
+/// origins as real providers are: an add whose origins it cannot parse as multiaddrs (or that
+/// its own policy, `refused_origins`, rejects) gets a 400 quoting them.
 pub struct FakeUpstream {
     pub pins: RefCell<BTreeMap<String, FakePin>>,
     pub mode: Cell<Mode>,
     pub by_cid: bool,
     pub log: RefCell<Vec<String>>,
+    /// Every pin body received by add or replace (CID, origins).
+    pub received: RefCell<Vec<UpstreamPin>>,
+    /// The status a new pin of a CID starts in (`queued` when not set).
+    pub starts: RefCell<BTreeMap<String, Status>>,
+    /// Origins containing one of these are refused (a provider's own rule, e.g. no loopback).
+    pub refused_origins: RefCell<Vec<String>>,
     next: Cell<u32>,
     clock: Rc<Cell<u64>>,
 }
@@ -62,6 +70,9 @@ impl FakeUpstream {
             mode: Cell::new(Mode::Up),
             by_cid,
             log: RefCell::default(),
+            received: RefCell::default(),
+            starts: RefCell::default(),
+            refused_origins: RefCell::default(),
             next: Cell::new(0),
             clock,
         }
@@ -75,6 +86,11 @@ impl FakeUpstream {
             .filter(|p| p.cid == cid)
             .cloned()
             .collect()
+    }
+
+    /// New pins of `cid` start in `status` (the npm mock takes it from the name; we send none).
+    pub fn starts_as(&self, cid: &str, status: Status) {
+        self.starts.borrow_mut().insert(cid.to_owned(), status);
     }
 
     pub fn set_status(&self, cid: &str, status: Status) {
@@ -117,6 +133,7 @@ impl FakeUpstream {
     }
 
     fn add_now(&self, pin: &UpstreamPin) -> Answer<UpstreamStatus> {
+        self.received.borrow_mut().push(pin.clone());
         if self.mode.get() == Mode::RefuseAdds {
             return Answer::Refused(Refusal {
                 status: 400,
@@ -124,14 +141,21 @@ impl FakeUpstream {
                 details: "this provider does not take that CID".into(),
             });
         }
-        // Like the npm mock: a name prefix chooses the status.
-        let status = Status::ALL
-            .into_iter()
-            .find(|s| {
-                pin.name
-                    .as_deref()
-                    .is_some_and(|n| n.starts_with(&format!("{}-", s.as_str())))
-            })
+        for (i, o) in pin.origins.iter().enumerate() {
+            let refused = self.refused_origins.borrow().iter().any(|r| o.contains(r));
+            if refused || !strict_multiaddr(o) {
+                return Answer::Refused(Refusal {
+                    status: 400,
+                    reason: "BAD_REQUEST".into(),
+                    details: format!("origins[{i}]: '{o}' is not an origin we accept"),
+                });
+            }
+        }
+        let status = self
+            .starts
+            .borrow()
+            .get(&pin.cid)
+            .copied()
             .unwrap_or(Status::Queued);
         let mut pins = self.pins.borrow_mut();
         if self.by_cid {
@@ -143,7 +167,7 @@ impl FakeUpstream {
         let id = format!("up-{}", self.next.get());
         let p = FakePin {
             cid: pin.cid.clone(),
-            name: pin.name.clone(),
+            name: None,
             status,
             created: self.clock.get(),
         };
@@ -213,6 +237,38 @@ impl Upstream for FakeUpstream {
                 .collect(),
         )
     }
+}
+
+/// How a strict provider reads an origin (written apart from the worker's own check, so a test
+/// can catch a mistake in it): known protocols with well-formed values, ending in a peer id.
+pub fn strict_multiaddr(s: &str) -> bool {
+    let parts: Vec<&str> = match s.strip_prefix('/') {
+        Some(rest) => rest.split('/').collect(),
+        None => return false,
+    };
+    let mut i = 0;
+    let mut ends_with_peer = false;
+    while i < parts.len() {
+        let value = parts.get(i + 1).copied().unwrap_or("");
+        let (ok, takes_value) = match parts[i] {
+            "ip4" => (value.parse::<std::net::Ipv4Addr>().is_ok(), true),
+            "ip6" => (value.parse::<std::net::Ipv6Addr>().is_ok(), true),
+            "dns" | "dns4" | "dns6" | "dnsaddr" => (!value.is_empty(), true),
+            "tcp" | "udp" => (value.parse::<u16>().is_ok(), true),
+            "p2p" | "ipfs" => (
+                value.len() >= 46 && value.chars().all(|c| c.is_ascii_alphanumeric()),
+                true,
+            ),
+            "quic" | "quic-v1" | "ws" | "wss" | "tls" | "p2p-circuit" => (true, false),
+            _ => (false, false),
+        };
+        if !ok {
+            return false;
+        }
+        ends_with_peer = matches!(parts[i], "p2p" | "ipfs");
+        i += if takes_value { 2 } else { 1 };
+    }
+    ends_with_peer
 }
 
 /// A KV whose every operation first yields once, so that `interleave` can switch requests there.
@@ -343,6 +399,21 @@ impl World {
 
     /// `page`: KV list page size; `settings`: extra vars (e.g. a smaller sweep budget).
     pub fn with(by_cid: bool, page: usize, settings: &[(&str, &str)]) -> World {
+        World::with_users(by_cid, page, settings, &["alice", "bob", "carol"])
+    }
+
+    /// As `with`, with these users (each user's password is `{user}-pw`).
+    pub fn with_users(
+        by_cid: bool,
+        page: usize,
+        settings: &[(&str, &str)],
+        users: &[&str],
+    ) -> World {
+        let users: serde_json::Map<String, Value> = users
+            .iter()
+            .map(|u| (u.to_string(), Value::String(format!("{u}-pw"))))
+            .collect();
+        let users = Value::Object(users).to_string();
         let settings: BTreeMap<String, String> = settings
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -352,7 +423,7 @@ impl World {
                 return Some(v.clone());
             }
             Some(match k {
-                "USERS" => r#"{"alice":"alice-pw","bob":"bob-pw","carol":"carol-pw"}"#.to_owned(),
+                "USERS" => users.clone(),
                 "JWT_SECRET" => "test-secret-0123456789".to_owned(),
                 "PIN_BACKEND" => "upstream".to_owned(),
                 "DELEGATES" => DELEGATE.to_owned(),

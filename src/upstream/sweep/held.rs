@@ -1,6 +1,8 @@
 //! A CID that has holders: cancel any release mark, bring its state up to date with one
-//! upstream call (add it if it has no upstream pin, or the upstream lost it), and write the
-//! status into every holder's pin object that does not show it yet.
+//! upstream call (add the bare CID if it has no upstream pin, or the upstream lost it), and
+//! write the status into every holder's pin object that does not show it yet — at most
+//! `HOLDERS_PER_LOOK` of them per look, so a look costs the same however many hold the CID;
+//! the entry keeps its place among the holders and the next run goes on from there.
 
 use super::{Next, Sweep};
 use crate::auth::user::UserId;
@@ -11,11 +13,13 @@ use crate::upstream::ask::{self, worth_refreshing};
 use crate::upstream::gate;
 use crate::upstream::holders::Due;
 use crate::upstream::state::CidState;
-use crate::upstream::{Upstream, UpstreamPin};
+use crate::upstream::Upstream;
 
 /// Room one holder needs: its record, a rewrite (change marker, record, index), the holder
 /// check, and an undo (marker, index, record).
 const KV_PER_HOLDER: u32 = 8;
+/// Holders one look reads: at most 2 + 40 × 8 KV operations, whatever the CID's popularity.
+pub const HOLDERS_PER_LOOK: u32 = 40;
 
 type Holder = (String, UserId, RequestId);
 
@@ -38,19 +42,22 @@ impl<K: Kv, U: Upstream> Sweep<'_, K, U> {
         let mut live = 0u32;
         let mut page = due.cursor.clone();
         let mut after = due.after.clone();
+        let mut read = 0u32;
         loop {
             for (key, user, id) in holders {
                 if after.as_deref().is_some_and(|a| key.as_str() <= a) {
                     continue;
                 }
-                if self.kv_left() < KV_PER_HOLDER {
+                if self.kv_left() < KV_PER_HOLDER || read == HOLDERS_PER_LOOK {
                     // Go on from here next time: the state is saved, the rest is idempotent.
                     return Ok(Next::Later(Due {
                         at: due.at,
                         cursor: page,
                         after,
+                        ..Due::default()
                     }));
                 }
+                read += 1;
                 let record = match self.record(&user, &id).await? {
                     Found::Pin(record) => record,
                     // Not ours to repair: the owner's reads report it; it still holds the CID.
@@ -76,7 +83,7 @@ impl<K: Kv, U: Upstream> Sweep<'_, K, U> {
                 live += 1;
                 if !asked {
                     asked = true;
-                    self.ask(cid, &mut state, known.as_ref(), &record).await?;
+                    self.ask(cid, &mut state, known.as_ref()).await?;
                 }
                 if !state.shown_by(&record) {
                     let updated = state.apply_to(&record);
@@ -117,23 +124,17 @@ impl<K: Kv, U: Upstream> Sweep<'_, K, U> {
     }
 
     /// Clears a release mark (the CID is held after all) and asks the upstream if worthwhile,
-    /// with this holder's name and origins should the CID need adding.
+    /// for every holder alike: with the bare CID should it need adding.
     async fn ask(
         &self,
         cid: &str,
         state: &mut CidState,
         known: Option<&CidState>,
-        record: &PinRecord,
     ) -> Result<(), KvError> {
         state.releasing = None;
         if worth_refreshing(known, self.now) && self.calls_left() > 0 {
-            let pin = UpstreamPin {
-                cid: cid.to_owned(),
-                name: record.name.clone(),
-                origins: record.origins.clone(),
-            };
             let retry = self.settings.retry_secs;
-            ask::refresh(self.up, state, &pin, self.now, retry).await;
+            ask::refresh(self.up, state, cid, self.now, retry).await;
         }
         if known != Some(state) {
             self.keys().put_state(cid, state).await?;

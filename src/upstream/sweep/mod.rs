@@ -1,6 +1,9 @@
-//! The Cron Trigger's pass over the work queue (`q/`): oldest entry first, within a budget of
-//! upstream calls (`UPSTREAM_SWEEP_BUDGET`; the free plan allows 50 subrequests per run) and of
-//! KV operations (Workers allow 1000 per invocation), resuming where the last run stopped.
+//! The Cron Trigger's pass over the work queue (`q/`), within a budget of upstream calls
+//! (`UPSTREAM_SWEEP_BUDGET`; the free plan allows 50 subrequests per run) and of KV operations
+//! (Workers allow 1000 per invocation), shared out fairly among the users whose requests queued
+//! the entries (`turns`): round-robin, one look per turn, oldest entry of each user first, and
+//! no user past half of either budget while another still waits. A user whose due entries do
+//! not all fit in a run goes on from where they stopped at the next run.
 //!
 //! An entry names a CID. With holders, the sweep mirrors the upstream's status into every
 //! holder's pin object (`held`); without, it releases the CID upstream in two steps a grace
@@ -9,15 +12,16 @@
 
 mod held;
 mod release;
+mod turns;
+
+pub use held::HOLDERS_PER_LOOK;
 
 use super::gate::Gates;
 use super::holders::{CidKeys, Due};
 use super::{Counted, Upstream};
 use crate::config::UpstreamSettings;
 use crate::domain::timestamp::Millis;
-use crate::store::keys::{self, QUEUE, SWEEP_CURSOR};
-use crate::store::kv::{Counting, Kv, KvError, LIST_PAGE};
-use serde::{Deserialize, Serialize};
+use crate::store::kv::{Counting, Kv, KvError};
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::fmt;
@@ -54,15 +58,6 @@ impl fmt::Display for Report {
             self.stopped.unwrap_or("reached the end of the queue")
         )
     }
-}
-
-/// Where a run stopped: the KV cursor of the queue page it was in, and the last entry done.
-#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct Resume {
-    #[serde(rename = "c", default, skip_serializing_if = "Option::is_none")]
-    cursor: Option<String>,
-    #[serde(rename = "a", default, skip_serializing_if = "Option::is_none")]
-    after: Option<String>,
 }
 
 /// What becomes of a queue entry after a look.
@@ -143,105 +138,30 @@ impl<'a, K: Kv, U: Upstream> Sweep<'a, K, U> {
         self.settings.grace_secs * 1000
     }
 
-    /// Walks the queue from the saved place to its end (or the budget's), then saves the place.
-    async fn pass(&self) -> Result<Option<&'static str>, KvError> {
-        let saved: Resume = match self.kv.get(SWEEP_CURSOR).await? {
-            Some(raw) => serde_json::from_str(&raw).unwrap_or_default(),
-            None => Resume::default(),
-        };
-        let mut place = saved.clone();
-        let mut stopped = None;
-        'pages: loop {
-            if self.kv_left() < KV_PER_ENTRY {
-                stopped = Some("KV budget spent");
-                break;
+    /// Does one due entry (one user's turn): drops it if its CID was looked at in this run,
+    /// otherwise looks at the CID and rewrites or removes the entry as the look says.
+    async fn turn(&self, key: String, cid: &str, due: &Due) -> Result<(), KvError> {
+        if !self.seen.borrow_mut().insert(cid.to_owned()) {
+            return self.kv.delete(&key).await;
+        }
+        let next = self.entry(cid, due).await?;
+        self.looked.set(self.looked.get() + 1);
+        match next {
+            Next::Done => self.kv.delete(&key).await,
+            Next::Later(mut later) => {
+                later.user = due.user.clone();
+                self.keys().put_entry(&key, &later).await
             }
-            let page = match self.kv.list(QUEUE, place.cursor.clone(), LIST_PAGE).await {
-                Ok(page) => page,
-                // A cursor KV no longer accepts: start from the oldest entry.
-                Err(_) if place.cursor.is_some() => {
-                    place = Resume::default();
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            for key in page.keys {
-                if place
-                    .after
-                    .as_deref()
-                    .is_some_and(|a| key.name.as_str() <= a)
-                {
-                    continue;
-                }
-                let due: Due = key
-                    .metadata
-                    .and_then(|m| serde_json::from_value(m).ok())
-                    .unwrap_or_default();
-                if due.at > self.now.0 {
-                    continue;
-                }
-                if self.kv_left() < KV_PER_ENTRY {
-                    stopped = Some("KV budget spent");
-                    break 'pages;
-                }
-                let Some(cid) = keys::queued_cid(&key.name) else {
-                    self.kv.delete(&key.name).await?;
-                    continue;
+            Next::Again if due.cursor.is_some() || due.after.is_some() => {
+                let fresh = Due {
+                    at: due.at,
+                    user: due.user.clone(),
+                    ..Due::default()
                 };
-                if self.seen.borrow().contains(cid) {
-                    self.kv.delete(&key.name).await?;
-                    place.after = Some(key.name);
-                    continue;
-                }
-                if self.calls_left() == 0 {
-                    stopped = Some("upstream call budget spent");
-                    break 'pages;
-                }
-                self.seen.borrow_mut().insert(cid.to_owned());
-                let next = self.entry(cid, &due).await?;
-                self.looked.set(self.looked.get() + 1);
-                match next {
-                    Next::Done => self.kv.delete(&key.name).await?,
-                    Next::Later(due) => self.keys().put_entry(&key.name, &due).await?,
-                    Next::Again if due.cursor.is_some() || due.after.is_some() => {
-                        let fresh = Due {
-                            at: due.at,
-                            ..Due::default()
-                        };
-                        self.keys().put_entry(&key.name, &fresh).await?
-                    }
-                    Next::Again => {}
-                }
-                place.after = Some(key.name);
-                if self.up.streak() >= BREAKER {
-                    stopped = Some("upstream unavailable");
-                    break 'pages;
-                }
+                self.keys().put_entry(&key, &fresh).await
             }
-            match page.cursor {
-                Some(c) => {
-                    place = Resume {
-                        cursor: Some(c),
-                        after: None,
-                    }
-                }
-                None => {
-                    place = Resume::default();
-                    break;
-                }
-            }
+            Next::Again => Ok(()),
         }
-        if place != saved {
-            if place == Resume::default() {
-                self.kv.delete(SWEEP_CURSOR).await?;
-            } else {
-                let raw = serde_json::to_string(&place).expect("cursors serialize");
-                self.kv
-                    .put(SWEEP_CURSOR, &raw, &serde_json::json!({}), None)
-                    .await?;
-            }
-        }
-        Ok(stopped)
     }
 
     /// One look at one CID: mirror its status to its holders, or release it when it has none.

@@ -167,8 +167,7 @@ impl<K: Kv, U: Upstream> Sweep<'_, K, U> {
     /// this for a holder seen only then.
     async fn rescue(&self, cid: &str, gone: &[String], arrived: bool) -> Result<Next, KvError> {
         let (holders, _) = self.keys().holders(cid, None).await?;
-        let first = holders.into_iter().next();
-        if first.is_none() && !arrived {
+        if holders.is_empty() && !arrived {
             return Ok(self.at(self.now.0 + self.grace_ms()));
         }
         let fresh = self.keys().state(cid).await?;
@@ -178,17 +177,8 @@ impl<K: Kv, U: Upstream> Sweep<'_, K, U> {
         if pinned_again {
             return Ok(self.at(self.now.0));
         }
-        // The holder's name and origins help the upstream find the content; a holder the gate
-        // knows of but KV does not show yet gets the bare CID.
-        let record = match first {
-            Some((_, user, id)) => PinStore::new(self.kv, &user).get(&id).await.ok().flatten(),
-            None => None,
-        };
-        let pin = UpstreamPin {
-            cid: cid.to_owned(),
-            name: record.as_ref().and_then(|r| r.name.clone()),
-            origins: record.map(|r| r.origins).unwrap_or_default(),
-        };
+        // For every holder alike: the bare CID.
+        let pin = UpstreamPin::bare(cid);
         let mut state = CidState::pending();
         if self.calls_left() > 0 {
             ask::add(
