@@ -84,14 +84,18 @@ pub fn file_pieces<'a>(
         &b[from..to.max(from)]
     };
     let mut out = Vec::new();
-    match read(cid, bytes)? {
+    let block = read(cid, bytes)?;
+    if start >= end {
+        return Ok(out);
+    }
+    match block {
         FileBlock::Leaf(b) => {
-            if start < end && start < b.len() as u64 {
+            if start < b.len() as u64 {
                 out.push(Piece::Inline(clip(b, start, end)));
             }
         }
         FileBlock::Node { data, links, sizes } => {
-            if start < end && start < data.len() as u64 {
+            if start < data.len() as u64 {
                 out.push(Piece::Inline(clip(data, start, end)));
             }
             let mut at = data.len() as u64;
