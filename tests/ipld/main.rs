@@ -2,6 +2,7 @@
 //! `ipfs-car` 3.1, `ipfs-unixfs-importer` 17, `@ipld/car` and `@ipld/dag-cbor`; see the README
 //! there), and against malformed input.
 
+mod blocks;
 mod fixtures;
 mod malformed;
 mod unixfs;
@@ -43,7 +44,7 @@ pub fn content(seed: u32, n: usize) -> Vec<u8> {
 pub struct XorShift(pub u64);
 
 impl XorShift {
-    pub fn next(&mut self) -> u64 {
+    pub fn word(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
@@ -51,7 +52,7 @@ impl XorShift {
     }
 
     pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+        (self.word() % n as u64) as usize
     }
 }
 
