@@ -12,6 +12,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod ipld;
 pub mod limits;
 pub mod pins;
 pub mod store;
