@@ -84,12 +84,15 @@ impl Dag {
     }
 }
 
+/// Runs before each write, with the key written.
+pub type PutHook = Box<dyn Fn(&MemBlobs, &str)>;
+
 #[derive(Default)]
 pub struct MemBlobs {
     pub objects: RefCell<BTreeMap<String, (Vec<u8>, u64)>>,
     version: Cell<u64>,
     /// Called before each write: a test can change the bucket under a step (a release).
-    pub before_put: RefCell<Option<Box<dyn Fn(&MemBlobs, &str)>>>,
+    pub before_put: RefCell<Option<PutHook>>,
 }
 
 impl MemBlobs {
