@@ -371,3 +371,15 @@ fn the_keeper_mirrors_re_adds_and_releases() {
         "a release repeats safely"
     );
 }
+
+#[test]
+fn a_gateway_without_the_dag_answers_an_empty_car_and_the_next_is_asked() {
+    let dag = Dag::new(2, 2, 700, 11);
+    let blobs = MemBlobs::default();
+    let mut net = Net::new(&dag, &[Mode::Good, Mode::Good]);
+    net.gateways[0].dag.clear();
+    let s = settings(net.bases());
+    add(&blobs, &dag.root, vec![]);
+    assert_eq!(run(&blobs, &net, &s, &dag.root, 10_000).1, Outcome::Done);
+    assert_kept(&blobs, &dag);
+}

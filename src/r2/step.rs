@@ -126,6 +126,10 @@ impl<B: Blobs, W: Web> Stepper<'_, B, W> {
                     fetches += 1;
                     ended = fetch::raw(self.web, &src, &want, &mut work.got).await;
                 }
+                if matches!(ended, Ended::Complete) && !work.has(&want) {
+                    // A gateway that lacks a DAG may still answer 200 with an empty CAR.
+                    ended = Ended::Unusable(format!("{src}: answered without block {want}"));
+                }
                 match ended {
                     Ended::Complete | Ended::Budget => break,
                     Ended::Corrupt(e) => {

@@ -268,7 +268,13 @@ impl Web for Net {
             _ => {}
         }
         if !g.dag.contains_key(&cid) {
-            return answer(404, "text/plain", b"not found".to_vec(), None);
+            // As gateway-lib does: a CAR of the header alone.
+            return answer(
+                200,
+                "application/vnd.ipld.car; version=1",
+                write::header(&[cid]),
+                None,
+            );
         }
         if query.contains("format=raw") {
             return answer(200, "application/vnd.ipld.raw", g.dag[&cid].clone(), None);
