@@ -1,7 +1,8 @@
 //! CPU per request for the pure core, natively (`cargo bench --bench core`): JWT verification,
 //! query parsing, and whole requests through `app::handle` over an in-memory KV, including a
-//! page of 1000 pins filtered and serialized. Prints µs per operation and the margin against
-//! the Workers free plan's 10 ms of CPU per request; `--json` prints the same as JSON.
+//! page of 1000 pins filtered and serialized; and a CAR read, verified and walked, per MiB.
+//! Prints µs per operation and the margin against the Workers free plan's 10 ms of CPU per
+//! request; `--json` prints the same as JSON.
 //!
 //! Native x86-64 is faster than wasm in workerd, so the margin is what matters, not the figure.
 
@@ -13,6 +14,7 @@ use edge_pinning::auth::jwt::{self, Claims, Key};
 use edge_pinning::domain::list_query::ListQuery;
 use edge_pinning::domain::timestamp::Millis;
 use edge_pinning::http::{query, HttpRequest};
+use edge_pinning::ipld::{block, car, links::links};
 use edge_pinning::limits::Unlimited;
 use serde_json::json;
 use std::hint::black_box;
@@ -145,6 +147,35 @@ fn main() {
         measure(50, 15, request(&format!("/pins?cid={}", ten.join(",")))),
     ));
 
+    // The `r2` backend's and CAR upload's inner loop: read a CAR as it streams in (64 KiB
+    // chunks), verify every block, read its links. Figures are per MiB of CAR.
+    let mut per_mib = Vec::new();
+    for (name, hash) in [
+        ("sha2-256", block::hash::SHA2_256),
+        ("blake3", block::hash::BLAKE3),
+    ] {
+        let car = synthetic_car(hash, 16, 256 * 1024);
+        per_mib.push((format!("256 KiB raw, {name}"), car));
+    }
+    let hamt = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/ipld/hamt.car"
+    ))
+    .unwrap();
+    per_mib.push(("ipfs-car HAMT dir, sha2-256".into(), hamt));
+    let mut ingest_rows = Vec::new();
+    for (what, car) in &per_mib {
+        let mib = car.len() as f64 / (1024.0 * 1024.0);
+        let iters = (8.0 / mib).ceil() as u32;
+        let us = measure(iters, 9, || {
+            black_box(ingest(black_box(car)));
+        }) / mib;
+        ingest_rows.push((format!("CAR in per MiB (read+verify+links): {what}"), us));
+    }
+    for (name, us) in &ingest_rows {
+        rows.push((name.as_str(), *us));
+    }
+
     if as_json {
         let out: Vec<_> = rows
             .iter()
@@ -159,5 +190,50 @@ fn main() {
         for (name, us) in &rows {
             println!("{name:<58} {us:>10.1} {:>17.0}x", FREE_PLAN_CPU_US / us);
         }
+        for (name, us) in &ingest_rows {
+            println!("{name}: {:.0} MiB/s", 1e6 / us);
+        }
     }
+}
+
+/// A CAR of `count` raw blocks of `size` pseudo-random bytes, hashed with `hash`.
+fn synthetic_car(hash: u64, count: usize, size: usize) -> Vec<u8> {
+    use cid::{multihash::Multihash, Cid};
+    use sha2::Digest;
+    let mut x = 0x2545_f491_u32;
+    let mut out = car::write::header(&[]);
+    for _ in 0..count {
+        let bytes: Vec<u8> = (0..size)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            })
+            .collect();
+        let digest: Vec<u8> = match hash {
+            block::hash::BLAKE3 => blake3::hash(&bytes).as_bytes().to_vec(),
+            _ => sha2::Sha256::digest(&bytes).to_vec(),
+        };
+        let cid = Cid::new_v1(0x55, Multihash::wrap(hash, &digest).unwrap());
+        car::write::extend_block_section(&mut out, &cid, &bytes);
+    }
+    out
+}
+
+/// Reads, verifies and walks the links of every block of `car`, as it would arrive.
+fn ingest(car: &[u8]) -> usize {
+    let mut reader = car::CarReader::new();
+    let mut seen = 0;
+    for chunk in car.chunks(64 * 1024) {
+        reader.push(chunk);
+        while let Some(item) = reader.next().unwrap() {
+            if let car::CarItem::Block { cid, bytes, .. } = item {
+                block::verify(&cid, &bytes).unwrap();
+                seen += links(&cid, &bytes).unwrap().len() + bytes.len();
+            }
+        }
+    }
+    reader.finish().unwrap();
+    seen
 }

@@ -18,7 +18,7 @@ export const BASE = "http://pins.test";
  * counting on); `rateLimit` adds the RATE_LIMITER binding with that many requests a minute;
  * `port` (e.g. 0) also serves it over HTTP on 127.0.0.1 for clients that need a real socket.
  */
-export async function startWorker({ bindings = {}, rateLimit, port } = {}) {
+export async function startWorker({ bindings = {}, rateLimit, port, extra = {} } = {}) {
   if (!existsSync(script)) {
     throw new Error("build/index.js is missing: run `bash scripts/build.sh` first");
   }
@@ -39,6 +39,7 @@ export async function startWorker({ bindings = {}, rateLimit, port } = {}) {
       ...bindings,
     },
   };
+  Object.assign(options, extra);
   if (rateLimit) {
     options.ratelimits = { RATE_LIMITER: { simple: { limit: rateLimit, period: 60 } } };
   }

@@ -3,6 +3,7 @@
 use crate::auth::{users::Users, AuthConfig};
 use crate::backend::Backend;
 use crate::domain::origins::looks_like_multiaddr;
+use crate::r2::{self, sources::parse_gateways, R2Settings, DEFAULT_GATEWAYS};
 
 pub const DEFAULT_TOKEN_TTL_SECS: u64 = 365 * 24 * 3600;
 const MIN_JWT_SECRET_BYTES: usize = 16;
@@ -10,7 +11,8 @@ const MIN_JWT_SECRET_BYTES: usize = 16;
 pub struct Config {
     pub auth: AuthConfig,
     pub backend: Backend,
-    /// Set exactly when `backend` is `Upstream`.
+    /// Set exactly when the backend is a real one (`upstream`, `r2`): the per-CID lifecycle's
+    /// settings and the provider it runs over.
     pub upstream: Option<UpstreamSettings>,
     pub delegates: Vec<String>,
     pub token_ttl_secs: u64,
@@ -45,7 +47,7 @@ impl Config {
         };
         let debug_kv_ops = get("DEBUG_KV_OPS").is_some_and(|v| v == "1" || v == "true");
         let upstream = match backend {
-            Backend::Upstream => Some(UpstreamSettings::from_env(&get)?),
+            Backend::Upstream | Backend::R2 => Some(UpstreamSettings::from_env(backend, &get)?),
             _ => None,
         };
         Ok(Config {
@@ -59,12 +61,22 @@ impl Config {
     }
 }
 
-/// How the `upstream` backend reaches its provider, and its timings (README, "Real pinning").
+/// The provider a real backend pins through.
+pub enum Provider {
+    /// A Pinning Service API provider (README, "Real pinning").
+    Psa {
+        /// The provider's endpoint, without a trailing slash.
+        url: String,
+        /// Sent as `Authorization: Bearer …`; never logged.
+        token: String,
+    },
+    /// The service itself, keeping DAGs in R2 (README, "Pins kept in R2").
+    R2(R2Settings),
+}
+
+/// How a real backend reaches its provider, and the lifecycle's timings (README, "Real pinning").
 pub struct UpstreamSettings {
-    /// The provider's Pinning Service API endpoint, without a trailing slash.
-    pub url: String,
-    /// Sent as `Authorization: Bearer …`; never logged.
-    pub token: String,
+    pub provider: Provider,
     /// A read of a pin that is not final asks the upstream at most this often (per isolate).
     pub refresh_secs: u64,
     /// First wait after a failed call; doubles per failure, up to an hour.
@@ -77,18 +89,11 @@ pub struct UpstreamSettings {
 }
 
 impl UpstreamSettings {
-    fn from_env(get: &impl Fn(&str) -> Option<String>) -> Result<UpstreamSettings, String> {
+    fn from_env(
+        backend: Backend,
+        get: &impl Fn(&str) -> Option<String>,
+    ) -> Result<UpstreamSettings, String> {
         let set = |k: &str| get(k).filter(|v| !v.trim().is_empty());
-        let url = set("UPSTREAM_URL").ok_or("UPSTREAM_URL is not set (PIN_BACKEND is upstream)")?;
-        let url = url.trim().trim_end_matches('/').to_owned();
-        let scheme_ok = url.starts_with("http://") || url.starts_with("https://");
-        if !scheme_ok || url.chars().any(char::is_whitespace) || url.contains(['?', '#']) {
-            return Err("UPSTREAM_URL must be an http(s) URL without query or fragment".into());
-        }
-        let token = set("UPSTREAM_TOKEN")
-            .ok_or("UPSTREAM_TOKEN is not set (PIN_BACKEND is upstream)")?
-            .trim()
-            .to_owned();
         let number = |k: &str, default: u64, max: u64| match set(k) {
             None => Ok(default),
             Some(v) => v
@@ -98,15 +103,43 @@ impl UpstreamSettings {
                 .filter(|n| *n <= max)
                 .ok_or(format!("{k} must be an integer from 0 to {max}")),
         };
+        let provider = match backend {
+            Backend::R2 => Provider::R2(R2Settings {
+                gateways: match set("GATEWAYS") {
+                    Some(g) => parse_gateways(&g)?,
+                    None => DEFAULT_GATEWAYS.iter().map(|g| (*g).to_owned()).collect(),
+                },
+                max_pin_bytes: number("MAX_PIN_BYTES", r2::DEFAULT_MAX_PIN_BYTES, 1 << 50)?,
+                step_bytes: number("R2_STEP_BYTES", r2::DEFAULT_STEP_BYTES, 96 << 20)?.max(1),
+                step_fetches: number("R2_STEP_FETCHES", r2::DEFAULT_STEP_FETCHES.into(), 1000)?
+                    .max(1) as u32,
+                retry_secs: number("R2_RETRY_SECONDS", r2::DEFAULT_RETRY_SECS, 86_400)?,
+                max_tries: number("R2_MAX_TRIES", r2::DEFAULT_MAX_TRIES.into(), 100)?.max(1) as u32,
+            }),
+            _ => psa_from_env(&set)?,
+        };
         Ok(UpstreamSettings {
-            url,
-            token,
+            provider,
             refresh_secs: number("UPSTREAM_REFRESH_SECONDS", 10, 86_400)?,
             retry_secs: number("UPSTREAM_RETRY_SECONDS", 60, 86_400)?,
             grace_secs: number("UPSTREAM_RELEASE_GRACE_SECONDS", 120, 86_400)?,
             sweep_calls: number("UPSTREAM_SWEEP_BUDGET", 40, 10_000)? as u32,
         })
     }
+}
+
+fn psa_from_env(set: &impl Fn(&str) -> Option<String>) -> Result<Provider, String> {
+    let url = set("UPSTREAM_URL").ok_or("UPSTREAM_URL is not set (PIN_BACKEND is upstream)")?;
+    let url = url.trim().trim_end_matches('/').to_owned();
+    let scheme_ok = url.starts_with("http://") || url.starts_with("https://");
+    if !scheme_ok || url.chars().any(char::is_whitespace) || url.contains(['?', '#']) {
+        return Err("UPSTREAM_URL must be an http(s) URL without query or fragment".into());
+    }
+    let token = set("UPSTREAM_TOKEN")
+        .ok_or("UPSTREAM_TOKEN is not set (PIN_BACKEND is upstream)")?
+        .trim()
+        .to_owned();
+    Ok(Provider::Psa { url, token })
 }
 
 /// Comma- or whitespace-separated multiaddrs, each ending in `/p2p/<peer id>`: Kubo dials every
@@ -208,8 +241,11 @@ mod tests {
         };
         let c = Config::from_env(env("http://cluster:9097/", Some("s3cret"))).unwrap();
         let u = c.upstream.unwrap();
+        let Provider::Psa { url, token } = &u.provider else {
+            panic!("a PSA provider")
+        };
         assert_eq!(
-            (u.url.as_str(), u.token.as_str()),
+            (url.as_str(), token.as_str()),
             ("http://cluster:9097", "s3cret")
         );
         assert_eq!(

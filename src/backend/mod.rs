@@ -1,6 +1,7 @@
 //! Pinning backends: what happens to a pin after it is recorded. Chosen by `PIN_BACKEND`.
 
-use crate::domain::status::Status;
+use crate::domain::{status::Status, timestamp::Millis};
+use crate::upstream::{Answer, Upstream, UpstreamPin, UpstreamStatus};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -11,6 +12,8 @@ pub enum Backend {
     None,
     /// Pinned by an upstream Pinning Service API provider (`crate::upstream`).
     Upstream,
+    /// Kept by the service itself, verified, in R2 (`crate::r2`), through the same lifecycle.
+    R2,
 }
 
 /// A new pin's first status and the `info` that explains it.
@@ -25,10 +28,14 @@ impl Backend {
             "instant" => Ok(Backend::Instant),
             "none" => Ok(Backend::None),
             "upstream" => Ok(Backend::Upstream),
-            _ => Err(format!(
-                "PIN_BACKEND '{s}' is not one of: instant, none, upstream"
-            )),
+            "r2" => Ok(Backend::R2),
+            _ => Err("PIN_BACKEND is not one of: instant, none, upstream, r2".into()),
         }
+    }
+
+    /// Whether pins go through the per-CID lifecycle (`crate::upstream`) and a provider.
+    pub fn is_real(self) -> bool {
+        matches!(self, Backend::Upstream | Backend::R2)
     }
 
     pub fn admit(self) -> Admission {
@@ -39,11 +46,53 @@ impl Backend {
             ),
             Backend::None => (Status::Queued, "queued: no pinning backend is configured"),
             // Never used for a stored pin: `crate::upstream::pins` admits those.
-            Backend::Upstream => (Status::Queued, "queued for the upstream pinning service"),
+            Backend::Upstream | Backend::R2 => (Status::Queued, "queued for the pinning backend"),
         };
         Admission {
             status,
             info: [("status_details".to_owned(), details.to_owned())].into(),
+        }
+    }
+}
+
+/// The provider of a real backend, whichever it is: one type, so the request path and the
+/// sweep are compiled once for both (bundle size).
+pub enum Provider<P, K> {
+    /// A Pinning Service API provider (`upstream`).
+    Psa(P),
+    /// The service's own R2 keeper (`r2`).
+    Kept(K),
+}
+
+impl<P: Upstream, K: Upstream> Upstream for Provider<P, K> {
+    async fn add(&self, pin: &UpstreamPin) -> Answer<UpstreamStatus> {
+        match self {
+            Provider::Psa(p) => p.add(pin).await,
+            Provider::Kept(k) => k.add(pin).await,
+        }
+    }
+    async fn get(&self, requestid: &str) -> Answer<UpstreamStatus> {
+        match self {
+            Provider::Psa(p) => p.get(requestid).await,
+            Provider::Kept(k) => k.get(requestid).await,
+        }
+    }
+    async fn replace(&self, requestid: &str, pin: &UpstreamPin) -> Answer<UpstreamStatus> {
+        match self {
+            Provider::Psa(p) => p.replace(requestid, pin).await,
+            Provider::Kept(k) => k.replace(requestid, pin).await,
+        }
+    }
+    async fn delete(&self, requestid: &str) -> Answer<()> {
+        match self {
+            Provider::Psa(p) => p.delete(requestid).await,
+            Provider::Kept(k) => k.delete(requestid).await,
+        }
+    }
+    async fn list_by_cid(&self, cid: &str, before: Millis) -> Answer<Vec<UpstreamStatus>> {
+        match self {
+            Provider::Psa(p) => p.list_by_cid(cid, before).await,
+            Provider::Kept(k) => k.list_by_cid(cid, before).await,
         }
     }
 }

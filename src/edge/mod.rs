@@ -4,17 +4,20 @@
 mod gate;
 mod kv;
 mod limiter;
+mod r2;
 mod upstream;
 
-use crate::config::Config;
+use crate::backend::Provider as Either;
+use crate::config::{Config, Provider, UpstreamSettings};
 use crate::domain::{pin, timestamp::Millis};
 use crate::error::ApiError;
 use crate::http::{HttpRequest, Reply};
+use crate::r2::keeper::Keeper;
 use crate::upstream::gate::Gates;
 use crate::upstream::{client::PsaClient, sweep, Counted, Throttle, Upstreaming};
 use worker::{
-    console_error, console_log, event, Context, Date, Env, Request, Response, Result,
-    ScheduleContext, ScheduledEvent,
+    console_error, console_log, event, Context, Date, Env, MessageBatch, MessageExt, Request,
+    Response, Result, ScheduleContext, ScheduledEvent,
 };
 
 thread_local! {
@@ -42,7 +45,7 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
                 .as_ref()
                 .ok()
                 .and_then(|c| c.upstream.as_ref())
-                .map(|u| Counted::new(PsaClient::new(upstream::FetchTransport, &u.url, &u.token)));
+                .map(|u| Counted::new(provider(&env, u, now)));
             let config = config.as_ref().map_err(String::as_str);
             let store = kv::WorkersKv(store);
             let transport = gate_transport(&env);
@@ -90,16 +93,70 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         Ok(store) => kv::WorkersKv(store),
         Err(e) => return console_error!("sweep: KV binding PINS: {e}"),
     };
-    let client = Counted::new(PsaClient::new(
-        upstream::FetchTransport,
-        &settings.url,
-        &settings.token,
-    ));
+    let client = Counted::new(provider(&env, settings, now));
     let transport = gate_transport(&env);
     match sweep::run(store, &client, &gates_of(&transport), settings, now).await {
         Ok(report) => console_log!("sweep: {report}"),
         // Every step is safe to stop after; the next run goes on.
         Err(e) => console_error!("sweep: storage error: {}", e.0),
+    }
+}
+
+/// The `r2` backend's queue consumer: one fetch step per message (wrangler.toml
+/// `[[queues.consumers]]`). A step that stops with an R2 error is retried by the queue.
+#[event(queue)]
+async fn queue(batch: MessageBatch<r2::Job>, env: Env, _ctx: Context) -> Result<()> {
+    let config = match Config::from_env(|k| setting(&env, k)) {
+        Ok(config) => config,
+        Err(e) => {
+            console_error!("fetch step: configuration error: {e}");
+            batch.retry_all();
+            return Ok(());
+        }
+    };
+    let Some(Provider::R2(settings)) = config.upstream.as_ref().map(|u| &u.provider) else {
+        batch.ack_all();
+        return Ok(());
+    };
+    let blobs = r2::R2Blobs(env.bucket(r2::BUCKET).ok());
+    let jobs = r2::QueueJobs(env.queue(r2::QUEUE).ok());
+    for message in batch.messages()? {
+        let now = Date::now().as_millis();
+        let tag = r2::step_tag(now);
+        match r2::step(&blobs, &jobs, settings, &message.body().cid, now, &tag).await {
+            Ok(outcome) => {
+                console_log!("fetch step {}: {outcome:?}", message.body().cid);
+                message.ack();
+            }
+            Err(e) => {
+                console_error!("fetch step {}: {e}", message.body().cid);
+                message.retry();
+            }
+        }
+    }
+    Ok(())
+}
+
+type Client = Either<PsaClient<upstream::FetchTransport>, Keeper<r2::R2Blobs, r2::QueueJobs>>;
+
+/// The provider the configured real backend pins through. A missing R2 binding shows as an
+/// unavailable provider (pins wait, queued) and is logged, never as a panic.
+fn provider(env: &Env, settings: &UpstreamSettings, now: Millis) -> Client {
+    match &settings.provider {
+        Provider::Psa { url, token } => {
+            Either::Psa(PsaClient::new(upstream::FetchTransport, url, token))
+        }
+        Provider::R2(_) => {
+            let bucket = env.bucket(r2::BUCKET);
+            if let Err(e) = &bucket {
+                console_error!("R2 binding {}: {e}", r2::BUCKET);
+            }
+            Either::Kept(Keeper {
+                blobs: r2::R2Blobs(bucket.ok()),
+                jobs: r2::QueueJobs(env.queue(r2::QUEUE).ok()),
+                now,
+            })
+        }
     }
 }
 

@@ -49,12 +49,12 @@ impl<'a, K: Kv, U: Upstream> PinService<'a, K, U> {
 
     /// The upstream path, when that is the backend.
     fn upstream(&self) -> Result<Option<UpstreamPins<'a, K, U>>, ApiError> {
-        match (self.backend, self.upstream) {
-            (Backend::Upstream, Some((up, settings))) => {
+        match (self.backend.is_real(), self.upstream) {
+            (true, Some((up, settings))) => {
                 Ok(Some(UpstreamPins::new(self.kv, self.user, up, settings)))
             }
-            (Backend::Upstream, None) => Err(ApiError::Internal(
-                "PIN_BACKEND is upstream but no upstream client was given".into(),
+            (true, None) => Err(ApiError::Internal(
+                "the pinning backend has no provider configured".into(),
             )),
             _ => Ok(None),
         }

@@ -1,0 +1,158 @@
+//! The `r2` backend as a provider of the per-CID lifecycle (`crate::upstream`): the lifecycle
+//! asks it to add a CID, for a CID's status, and to release a CID nobody holds; it answers
+//! from the DAG's manifest in R2 and starts fetch steps. Its request id for a DAG is the
+//! root's canonical CID, so a CID is kept once however many pin objects hold it.
+
+use super::manifest::Manifest;
+use super::{layout, sources, Blobs, Jobs};
+use crate::domain::{status::Status, timestamp::Millis};
+use crate::upstream::{Answer, Refusal, Upstream, UpstreamPin, UpstreamStatus};
+
+/// A job whose manifest has not changed for this long while not final lost its step (a
+/// message dropped, a step stopped): a read of it starts another.
+pub const STALLED_MS: u64 = 5 * 60 * 1000;
+
+pub struct Keeper<B, J> {
+    pub blobs: B,
+    pub jobs: J,
+    pub now: Millis,
+}
+
+impl<B: Blobs, J: Jobs> Keeper<B, J> {
+    async fn manifest(&self, cid: &str) -> Result<Option<Manifest>, String> {
+        let blob = self.blobs.get(&layout::manifest(cid)).await;
+        let blob = blob.map_err(|e| format!("R2: {}", e.0))?;
+        Ok(blob.and_then(|b| Manifest::from_bytes(&b.bytes)))
+    }
+
+    async fn write(&self, cid: &str, m: &Manifest) -> Result<(), String> {
+        let key = layout::manifest(cid);
+        self.blobs
+            .put(&key, m.to_bytes())
+            .await
+            .map_err(|e| format!("R2: {}", e.0))
+    }
+
+    /// Starts a step for a job that should be running and shows no sign of it.
+    async fn kick_if_stalled(&self, cid: &str, m: &Manifest) {
+        let now = self.now.0;
+        let idle = m.updated + STALLED_MS <= now && !m.is_claimed(now);
+        if !m.status.is_final() && idle && m.next_try <= now {
+            let _ = self.jobs.start(cid, 0).await;
+        }
+    }
+}
+
+fn status_of(cid: &str, m: &Manifest) -> UpstreamStatus {
+    UpstreamStatus {
+        requestid: cid.to_owned(),
+        status: m.status,
+        delegates: Vec::new(),
+        details: Some(m.describe()),
+        created: None,
+    }
+}
+
+fn not_found() -> Refusal {
+    Refusal {
+        status: 404,
+        reason: "NOT_FOUND".into(),
+        details: "this DAG is not kept".into(),
+    }
+}
+
+impl<B: Blobs, J: Jobs> Upstream for Keeper<B, J> {
+    /// Keeps the CID: a DAG already kept or on its way is mirrored; a failed one is tried
+    /// again from what it had kept; a new one gets a manifest and its first step.
+    async fn add(&self, pin: &UpstreamPin) -> Answer<UpstreamStatus> {
+        let cid = pin.cid.as_str();
+        let known = match self.manifest(cid).await {
+            Ok(m) => m,
+            Err(e) => return Answer::Unavailable(e),
+        };
+        let origins: Vec<String> = pin
+            .origins
+            .iter()
+            .filter_map(|o| sources::origin_url(o))
+            .collect();
+        let m = match known {
+            Some(m) if m.status != Status::Failed => {
+                self.kick_if_stalled(cid, &m).await;
+                return Answer::Ok(status_of(cid, &m));
+            }
+            Some(failed) => Manifest {
+                status: Status::Queued,
+                details: None,
+                tries: 0,
+                next_try: 0,
+                error: None,
+                claim: None,
+                origins,
+                updated: self.now.0,
+                ..failed
+            },
+            None => Manifest::new(origins, self.now.0),
+        };
+        if let Err(e) = self.write(cid, &m).await {
+            return Answer::Unavailable(e);
+        }
+        // A lost message is repaired: the lifecycle reads a DAG that is not final, and a read
+        // of a stalled job starts a step.
+        let _ = self.jobs.start(cid, 0).await;
+        Answer::Ok(status_of(cid, &m))
+    }
+
+    async fn get(&self, requestid: &str) -> Answer<UpstreamStatus> {
+        match self.manifest(requestid).await {
+            Ok(Some(m)) => {
+                self.kick_if_stalled(requestid, &m).await;
+                Answer::Ok(status_of(requestid, &m))
+            }
+            Ok(None) => Answer::Refused(not_found()),
+            Err(e) => Answer::Unavailable(e),
+        }
+    }
+
+    /// A DAG is kept under its own CID: the lifecycle adds the new CID and releases the old.
+    async fn replace(&self, _requestid: &str, _pin: &UpstreamPin) -> Answer<UpstreamStatus> {
+        Answer::Refused(Refusal {
+            status: 400,
+            reason: "NOT_REPLACEABLE".into(),
+            details: "kept DAGs are added and released, not replaced".into(),
+        })
+    }
+
+    /// Releases a DAG: the manifest first (a step still at work then loses its commit and
+    /// removes its own objects), then every object under the DAG's prefix. Safe to repeat:
+    /// the lifecycle repeats a release until it succeeds.
+    async fn delete(&self, requestid: &str) -> Answer<()> {
+        let r2 = |e: super::BlobError| Answer::Unavailable(format!("R2: {}", e.0));
+        if let Err(e) = self.blobs.delete(vec![layout::manifest(requestid)]).await {
+            return r2(e);
+        }
+        let prefix = layout::dag_prefix(requestid);
+        let mut cursor = None;
+        loop {
+            let (keys, next) = match self.blobs.list(&prefix, cursor).await {
+                Ok(page) => page,
+                Err(e) => return r2(e),
+            };
+            if !keys.is_empty() {
+                if let Err(e) = self.blobs.delete(keys).await {
+                    return r2(e);
+                }
+            }
+            match next {
+                Some(c) => cursor = Some(c),
+                None => return Answer::Ok(()),
+            }
+        }
+    }
+
+    async fn list_by_cid(&self, cid: &str, _before: Millis) -> Answer<Vec<UpstreamStatus>> {
+        match self.manifest(cid).await {
+            Ok(m) => Answer::Ok(m.iter().map(|m| status_of(cid, m)).collect()),
+            Err(e) => Answer::Unavailable(e),
+        }
+    }
+}

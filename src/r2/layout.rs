@@ -1,0 +1,23 @@
+//! Object names in the R2 bucket. Everything of one DAG lives under `dag/{cid}/` (the root's
+//! canonical CIDv1), so a release lists one prefix and deletes it.
+
+/// The DAG's manifest: its job, its result, and which segments and index are in force.
+pub fn manifest(cid: &str) -> String {
+    format!("dag/{cid}/m")
+}
+
+/// A CARv1 of the blocks one step (or one upload) kept. `tag` is unique to the writer, so a
+/// step that loses its commit deletes its own objects and never another's.
+pub fn segment(cid: &str, tag: &str) -> String {
+    format!("dag/{cid}/s/{tag}")
+}
+
+/// The index written by the step with `tag`.
+pub fn index(cid: &str, tag: &str) -> String {
+    format!("dag/{cid}/i/{tag}")
+}
+
+/// Every object of one DAG.
+pub fn dag_prefix(cid: &str) -> String {
+    format!("dag/{cid}/")
+}

@@ -1,0 +1,157 @@
+//! The `r2` backend: the service keeps pinned DAGs itself, verified, in the deployer's R2
+//! bucket. It is a *provider* of the per-CID lifecycle that `crate::upstream` runs (holders,
+//! CID states, the sweep, releases under the CIDs' gates): `Keeper` implements the same
+//! `Upstream` interface a remote Pinning Service API does, so adds, reads, mirroring, retries
+//! and deferred release are the same code for both real backends.
+//!
+//! - `manifest`: one DAG's job and result (`dag/{cid}/m`), the commit point of every step.
+//! - `index`: where each kept block is and what it links to.
+//! - `sources`: the HTTP places a DAG is fetched from (the pin's origins, then `GATEWAYS`).
+//! - `fetch`: one Trustless Gateway request, streamed, every block verified.
+//! - `step`: one bounded, resumable fetch step (a Queues message runs one).
+//! - `keeper`: add / status / release of a DAG, as the lifecycle asks.
+//!
+//! Layout and costs: docs/storage.md, "R2 backend".
+
+pub mod fetch;
+pub mod index;
+pub mod keeper;
+pub mod layout;
+pub mod manifest;
+pub mod sources;
+pub mod step;
+
+/// An R2 failure (binding error, network): the step or request stops; nothing half-committed
+/// is ever named by a manifest, so retrying is always safe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobError(pub String);
+
+/// A stored object and the etag a conditional write must match.
+pub struct Blob {
+    pub bytes: Vec<u8>,
+    pub etag: String,
+}
+
+/// The R2 operations the backend uses. The edge implements it on the bucket binding; native
+/// tests on a map.
+#[allow(async_fn_in_trait)] // Workers run one thread; no `Send` bound is wanted.
+pub trait Blobs {
+    async fn get(&self, key: &str) -> Result<Option<Blob>, BlobError>;
+    /// `len` bytes from `offset`, or `None` when the object does not exist.
+    async fn get_range(
+        &self,
+        key: &str,
+        offset: u64,
+        len: u64,
+    ) -> Result<Option<Vec<u8>>, BlobError>;
+    async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), BlobError>;
+    /// Writes only if the object's etag is still `etag`, and returns the new etag; `None`
+    /// (nothing written) otherwise, also when the object is gone. The one compare-and-swap R2
+    /// offers, and all a DAG's manifest needs to have a single writer.
+    async fn put_if(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        etag: &str,
+    ) -> Result<Option<String>, BlobError>;
+    async fn delete(&self, keys: Vec<String>) -> Result<(), BlobError>;
+    /// Keys under `prefix`, a page at a time (R2 gives up to 1000).
+    async fn list(
+        &self,
+        prefix: &str,
+        cursor: Option<String>,
+    ) -> Result<(Vec<String>, Option<String>), BlobError>;
+}
+
+/// An HTTP GET's answer, its body read chunk by chunk as it arrives.
+pub struct WebAnswer<B> {
+    pub status: u16,
+    pub content_type: String,
+    pub body: B,
+}
+
+#[allow(async_fn_in_trait)]
+pub trait Chunks {
+    /// The next piece of the body; `None` at its end; an error when the stream broke.
+    async fn next(&mut self) -> Option<Result<Vec<u8>, String>>;
+}
+
+/// Outgoing HTTP (the edge's `fetch`). Every call is a subrequest: steps count them.
+#[allow(async_fn_in_trait)]
+pub trait Web {
+    type Body: Chunks;
+    async fn get(&self, url: &str, accept: &str) -> Result<WebAnswer<Self::Body>, String>;
+}
+
+/// Starting a fetch step for a DAG (a Queues message; the edge sends it).
+#[allow(async_fn_in_trait)]
+pub trait Jobs {
+    async fn start(&self, cid: &str, delay_secs: u32) -> Result<(), String>;
+}
+
+/// The `r2` backend's settings (README, "Pins kept in R2").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct R2Settings {
+    /// Trustless gateways' base URLs, tried in turn after the pin's own HTTP origins.
+    pub gateways: Vec<String>,
+    /// A DAG larger than this fails instead of filling the bucket.
+    pub max_pin_bytes: u64,
+    /// What one step may fetch: bytes verified and kept, and HTTP requests made.
+    pub step_bytes: u64,
+    pub step_fetches: u32,
+    /// Steps that keep nothing wait `retry_secs`, doubling, up to an hour; after `max_tries`
+    /// such steps in a row the pin fails.
+    pub retry_secs: u64,
+    pub max_tries: u32,
+}
+
+/// Public trustless gateways: each answers `format=car` and `format=raw` for any CID the IPFS
+/// network has (https://specs.ipfs.tech/http-gateways/trustless-gateway/).
+pub const DEFAULT_GATEWAYS: &[&str] = &["https://trustless-gateway.link", "https://dweb.link"];
+pub const DEFAULT_MAX_PIN_BYTES: u64 = 1 << 30;
+pub const DEFAULT_STEP_BYTES: u64 = 32 << 20;
+pub const DEFAULT_STEP_FETCHES: u32 = 40;
+pub const DEFAULT_RETRY_SECS: u64 = 60;
+/// With the default wait: 1, 2, 4, … 32, then 60 minutes: about 7 hours in all.
+pub const DEFAULT_MAX_TRIES: u32 = 12;
+
+impl<T: Blobs> Blobs for &T {
+    async fn get(&self, key: &str) -> Result<Option<Blob>, BlobError> {
+        (**self).get(key).await
+    }
+    async fn get_range(
+        &self,
+        key: &str,
+        offset: u64,
+        len: u64,
+    ) -> Result<Option<Vec<u8>>, BlobError> {
+        (**self).get_range(key, offset, len).await
+    }
+    async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), BlobError> {
+        (**self).put(key, bytes).await
+    }
+    async fn put_if(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        etag: &str,
+    ) -> Result<Option<String>, BlobError> {
+        (**self).put_if(key, bytes, etag).await
+    }
+    async fn delete(&self, keys: Vec<String>) -> Result<(), BlobError> {
+        (**self).delete(keys).await
+    }
+    async fn list(
+        &self,
+        prefix: &str,
+        cursor: Option<String>,
+    ) -> Result<(Vec<String>, Option<String>), BlobError> {
+        (**self).list(prefix, cursor).await
+    }
+}
+
+impl<T: Jobs> Jobs for &T {
+    async fn start(&self, cid: &str, delay_secs: u32) -> Result<(), String> {
+        (**self).start(cid, delay_secs).await
+    }
+}
