@@ -38,7 +38,6 @@ fn add(
     };
     let pin = UpstreamPin {
         cid: root.to_string(),
-        name: None,
         origins,
     };
     let answer = block_on(keeper.add(&pin));
@@ -347,7 +346,6 @@ fn the_keeper_mirrors_re_adds_and_releases() {
     let root = dag.root.to_string();
     let pin = UpstreamPin {
         cid: root.clone(),
-        name: None,
         origins: vec![],
     };
     // A second add of a kept DAG fetches nothing.
