@@ -1,6 +1,6 @@
 //! The links of a block: what a DAG walk must fetch next.
 
-use super::{cbor, codec, unixfs::PbNode};
+use super::{block::inline_bytes, cbor, codec, unixfs::PbNode};
 use cid::Cid;
 use std::fmt;
 
@@ -65,6 +65,27 @@ pub fn links(cid: &Cid, bytes: &[u8]) -> Result<Vec<Cid>, LinkError> {
         codec::DAG_JSON => json_links(bytes).map_err(malformed),
         other => Err(LinkError::UnknownCodec(other)),
     }
+}
+
+/// [`links`], with each identity-hash CID replaced by the links of its inline block (and so on,
+/// for inline blocks linking to inline blocks): every CID returned names a block to fetch.
+/// Duplicates are kept.
+pub fn links_to_fetch(cid: &Cid, bytes: &[u8]) -> Result<Vec<Cid>, LinkError> {
+    let mut out = Vec::new();
+    let mut pending = links(cid, bytes)?;
+    pending.reverse();
+    // Each inline block is shorter than the CID holding it, so this ends.
+    while let Some(next) = pending.pop() {
+        match inline_bytes(&next) {
+            Some(inline) => {
+                let mut inner = links(&next, inline)?;
+                inner.reverse();
+                pending.extend(inner);
+            }
+            None => out.push(next),
+        }
+    }
+    Ok(out)
 }
 
 fn json_links(bytes: &[u8]) -> Result<Vec<Cid>, &'static str> {

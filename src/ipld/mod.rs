@@ -9,7 +9,7 @@
 //!
 //! Identity-hash CIDs (multihash 0x00) carry their block inline: the digest *is* the block.
 //! They are never fetched or stored, but a DAG walk must still read their links (see
-//! [`block::inline_bytes`]).
+//! [`block::inline_bytes`]; [`links::links_to_fetch`] does it for the caller).
 
 pub mod block;
 pub mod car;

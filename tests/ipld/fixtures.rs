@@ -3,7 +3,7 @@
 use crate::*;
 use edge_pinning::ipld::block::{self, inline_bytes, verify};
 use edge_pinning::ipld::car::write;
-use edge_pinning::ipld::links::links;
+use edge_pinning::ipld::links::{links, links_to_fetch};
 use std::collections::{HashSet, VecDeque};
 
 const ALL: [(&str, &str); 6] = [
@@ -118,6 +118,10 @@ fn dag_cbor_links_nested_in_lists_and_maps_in_order() {
     let inline_block = inline_bytes(&inline).unwrap();
     assert_eq!(links(&inline, inline_block).unwrap(), vec![raw_leaf]);
     assert!(!store.contains_key(&inline));
+    assert_eq!(
+        links_to_fetch(&root, &store[&root]).unwrap(),
+        vec![raw_leaf, leaf, raw_leaf]
+    );
     // The second-level block links to a blake3 block the fixture script hashed with @noble/hashes.
     let b3 = links(&leaf, &store[&leaf]).unwrap();
     assert_eq!(b3.len(), 1);
