@@ -5,7 +5,6 @@
 mod common;
 
 use common::{basic, block_on, cid, config, Client, MemoryKv};
-#[allow(unused_imports)]
 use edge_pinning::auth::user::UserId;
 use edge_pinning::domain::name::fold;
 use edge_pinning::domain::status::Status;
@@ -420,12 +419,14 @@ fn writes_stopped_at_every_step_leave_lookups_true() {
     assert_eq!(steps, [4, 4, 8]);
 }
 
+type Hook = Box<dyn FnOnce()>;
+
 /// KV that runs `hook` once, just before the first name entry is put: another request's
 /// write landing in the middle of the backfill's write and its check.
 #[derive(Clone)]
 struct Hooked {
     kv: MemoryKv,
-    hook: Rc<std::cell::RefCell<Option<Box<dyn FnOnce()>>>>,
+    hook: Rc<std::cell::RefCell<Option<Hook>>>,
 }
 
 impl Kv for Hooked {
