@@ -101,8 +101,9 @@ test("two users share one upstream pin, released after the last one lets go", as
   const origins = ["/ip4/198.51.100.7/tcp/4001/p2p/QmNnooDu7bfjPFoTZYxMNLWUQJyrVwtbZg5gBMjTezGAJN"];
   const addRes = await w.call("POST", "/pins", { as: "alice", body: { cid: c, name: "pinned-alice", origins } });
   assert.equal(addRes.status, 202, addRes.text);
-  // holder, CID state (read, then written with the upstream's answer), change marker, record, index
-  assert.deepEqual(kvOps(addRes), { get: 1, put: 5, delete: 0, list: 0 });
+  // holder, CID state (read, then written with the upstream's answer), change marker, record,
+  // CID index, name index
+  assert.deepEqual(kvOps(addRes), { get: 1, put: 6, delete: 0, list: 0 });
   const a = addRes.body;
   assert.equal(a.status, "pinned");
   assert.deepEqual(a.delegates, [MOCK_DELEGATE], "the upstream's delegates");
