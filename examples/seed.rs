@@ -8,11 +8,14 @@
 //!     cargo run --release --example seed -- N USER
 //!
 //! The pins are spread over time (one per second), with a realistic mix: most pinned, some
-//! queued, pinning or failed; names of mixed case; meta on some. Only the pin's own keys are
-//! printed (its record and its CID index, named by `store::keys`): whatever else a write puts
-//! (change markers) is left out, so the pinset looks like one whose last write was long ago.
+//! queued, pinning or failed; names of mixed case (one of them the name Kubo's MFS policy gives
+//! its pin); meta on some. Only the pin's own keys are printed (its record, its CID index and
+//! its name index, named by `store::keys`): whatever else a write puts (change markers) is left
+//! out, so the pinset looks like one whose last write was long ago — and, first, the name
+//! index's state saying its backfill was done long ago, as it is for such a pinset.
 
 use edge_pinning::auth::user::UserId;
+use edge_pinning::domain::name::fold;
 use edge_pinning::domain::{cid::Cid, request_id::RequestId, status::Status, timestamp::Millis};
 use edge_pinning::store::kv::{Kv, KvError, ListPage};
 use edge_pinning::store::{keys, pins::PinStore, record::PinRecord};
@@ -89,6 +92,10 @@ fn main() {
     };
     let store = PinStore::new(&out, &user);
     let start = 1_700_000_000_000u64;
+    let state = json!({"k": keys::name_index_state(&user), "v": json!({"s": 0, "d": 0}).to_string(), "m": null});
+    writeln!(out.out.borrow_mut(), "{state}").expect("stdout is writable");
+    // Kubo's MFS policy pin, among names that are all different (`data-{i}` otherwise).
+    let mfs_at = n / 3 / 4 * 4 + 3;
     for i in 0..n {
         let status = match i % 20 {
             0 => Status::Queued,
@@ -100,6 +107,7 @@ fn main() {
             0 => format!("Report-{i}.PDF"),
             1 => format!("report-{i}.pdf"),
             2 => format!("photo-{i}.jpg"),
+            _ if i == mfs_at => "policy/12D3KooWBenchPeer/mfs".to_owned(),
             _ => format!("data-{i}"),
         };
         let meta: BTreeMap<String, String> = if i % 10 == 0 {
@@ -125,7 +133,11 @@ fn main() {
             delegates: Vec::new(),
             partial: false,
         };
-        *out.wanted.borrow_mut() = vec![keys::pin(&user, &id), keys::cid_index(&user, &cid, &id)];
+        *out.wanted.borrow_mut() = vec![
+            keys::pin(&user, &id),
+            keys::cid_index(&user, &cid, &id),
+            keys::name_index(&user, &fold(&name), &id),
+        ];
         block_on(store.put(&id, &cid, &record, None, created)).expect("stdout is writable");
         let line = json!({
             "pin": id.as_str(),

@@ -103,8 +103,8 @@ test("two users share one upstream pin, released after the last one lets go", as
   const addRes = await w.call("POST", "/pins", { as: "alice", body: { cid: c, name: "pinned-alice", origins } });
   assert.equal(addRes.status, 202, addRes.text);
   // the user's holders of the CID (the limit), holder, CID state (read, then written with the
-  // upstream's answer), queue entry, change marker, record, index
-  assert.deepEqual(kvOps(addRes), { get: 1, put: 6, delete: 0, list: 1 });
+  // upstream's answer), queue entry, change marker, record, CID index, name index
+  assert.deepEqual(kvOps(addRes), { get: 1, put: 7, delete: 0, list: 1 });
   const a = addRes.body;
   assert.equal(a.status, "queued");
   assert.deepEqual(a.delegates, [MOCK_DELEGATE], "the upstream's delegates");

@@ -370,9 +370,10 @@ fn stored_totals_and_marked_changes_spare_the_scan() {
     // Settled: the next scan stores the totals. Markers stay until well inside them.
     c.now += 66_000;
     assert_eq!(listing(&c, "/pins"), (30, 0, 1, 0, 9));
-    // Then a full scan (any other filter) prunes them: 31 leading keys, 30 pins.
+    // Then a full scan (any other filter) prunes them: 31 leading keys, 30 pins. (It also
+    // reads the name index's state, and stores when its backfill may begin: once.)
     c.now += 300_000;
-    assert_eq!(listing(&c, "/pins?name=x"), (0, 0, 0, 30, 9));
+    assert_eq!(listing(&c, "/pins?name=x"), (0, 1, 1, 30, 9));
     // Listings stop once the page is full: the totals and 6 pins, then 7.
     assert_eq!(listing(&c, "/pins"), (30, 0, 0, 0, 2));
     assert_eq!(listing(&c, "/pins?status=pinned&limit=1"), (30, 0, 0, 0, 1));
@@ -437,8 +438,9 @@ fn stored_totals_and_marked_changes_spare_the_scan() {
 
     // A full scan stores fresh totals and prunes; a write within its span (it cannot tell
     // whether the scan counted it) makes listings scan until the next totals.
-    // (Totals, 3 markers old enough to go, 31 pins: 5 pages.)
-    assert_eq!(listing(&c, "/pins?name=x"), (0, 0, 1, 3, 5));
+    // (Totals, 3 markers old enough to go, 31 pins: 5 pages. Hours after it started, the name
+    // index's backfill finds no named pin to index and stores that it is done: one more put.)
+    assert_eq!(listing(&c, "/pins?name=x"), (0, 1, 2, 3, 5));
     c.pin("alice", json!({"cid": cid(101)}));
     assert_eq!(listing(&c, "/pins"), (32, 0, 0, 0, 5));
     c.now += 66_000;

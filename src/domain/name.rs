@@ -46,6 +46,15 @@ impl MatchMode {
     }
 }
 
+/// How `iexact` and `ipartial` compare names, and what the name index is keyed by (one
+/// definition, so the index and a scan always agree): Unicode's default lower-case mapping of
+/// the whole string, `str::to_lowercase`. It is not locale-specific, applies the full mappings
+/// ('İ' becomes "i̇", two characters) and lowers a final 'Σ' to 'ς'. It is not full case
+/// folding: 'ß' and "SS" stay different, as do 'ς' and 'σ'.
+pub fn fold(name: &str) -> String {
+    name.to_lowercase()
+}
+
 /// A `name` filter with its match mode, folded once so that matching a pin costs no allocation
 /// in the case-sensitive modes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,10 +69,21 @@ impl NameFilter {
     pub fn parse(name: &str, mode: MatchMode) -> Result<NameFilter, String> {
         let name = PinName::parse(name)?;
         let needle = match mode {
-            MatchMode::IExact | MatchMode::IPartial => name.0.to_lowercase(),
+            MatchMode::IExact | MatchMode::IPartial => fold(&name.0),
             MatchMode::Exact | MatchMode::Partial => name.0,
         };
         Ok(NameFilter { needle, mode })
+    }
+
+    /// The folded name whose index entries hold every match (`exact` and `iexact`), or `None`
+    /// when only a scan can answer (`partial`, `ipartial`). An exact match folds alike, so the
+    /// two modes share one index and `exact` keeps the entries whose name is the same.
+    pub fn indexed(&self) -> Option<String> {
+        match self.mode {
+            MatchMode::Exact => Some(fold(&self.needle)),
+            MatchMode::IExact => Some(self.needle.clone()),
+            MatchMode::Partial | MatchMode::IPartial => None,
+        }
     }
 
     /// A pin without a name matches no name filter.
@@ -72,8 +92,8 @@ impl NameFilter {
         match self.mode {
             MatchMode::Exact => name == self.needle,
             MatchMode::Partial => name.contains(&self.needle),
-            MatchMode::IExact => name.to_lowercase() == self.needle,
-            MatchMode::IPartial => name.to_lowercase().contains(&self.needle),
+            MatchMode::IExact => fold(name) == self.needle,
+            MatchMode::IPartial => fold(name).contains(&self.needle),
         }
     }
 }
@@ -115,5 +135,27 @@ mod tests {
         assert!(PinName::parse(&"é".repeat(256)).is_err());
         assert!(NameFilter::parse(&"é".repeat(256), MatchMode::Exact).is_err());
         assert!(MatchMode::parse("EXACT").is_err());
+    }
+
+    #[test]
+    fn folding_is_the_lower_case_mapping_of_the_whole_name() {
+        assert_eq!(fold("İstanbul"), "i\u{307}stanbul", "length changes");
+        assert!(filter("İSTANBUL", "iexact").matches(Some("i\u{307}stanbul")));
+        assert!(!filter("istanbul", "iexact").matches(Some("İstanbul")));
+        assert!(filter("ΟΔΟΣ", "iexact").matches(Some("οδος")));
+        assert!(
+            !filter("ß", "iexact").matches(Some("SS")),
+            "not full case folding"
+        );
+        assert_eq!(
+            filter("Policy/X/MFS", "exact").indexed().as_deref(),
+            Some("policy/x/mfs")
+        );
+        assert_eq!(
+            filter("Policy/X/MFS", "iexact").indexed().as_deref(),
+            Some("policy/x/mfs")
+        );
+        assert_eq!(filter("x", "partial").indexed(), None);
+        assert_eq!(filter("x", "ipartial").indexed(), None);
     }
 }

@@ -4,6 +4,10 @@
 //! - `p/{user}/{requestid}` — the pin record (value: JSON; metadata: what list filters need).
 //! - `c/{user}/{cid}/{requestid}` — the CID index (value: empty; metadata: as above), where
 //!   `{cid}` is the canonical CIDv1 base32 spelling.
+//! - `n/{user}/{namehash}/{requestid}` — the name index (value: empty; metadata: as above),
+//!   where `{namehash}` is 32 hex digits of the SHA-256 of the folded name (`name::fold`):
+//!   the key stays short whatever the name, and a listing compares the stored name itself.
+//! - `n/{user}/!` — how far the name index covers the pins written before it existed.
 //! - `k/{user}/{tokenid}` — an access token's record; the token works only while it exists.
 //! - `u/{user}/{tokenid}` — when the token was last used. Kept apart from the record so that a
 //!   write of it can never bring a revoked record back.
@@ -21,6 +25,7 @@
 
 use crate::auth::user::UserId;
 use crate::domain::{cid::Cid, request_id::RequestId, token::TokenId};
+use sha2::{Digest, Sha256};
 
 pub fn pin(user: &UserId, id: &RequestId) -> String {
     format!("p/{}/{}", user.as_str(), id.as_str())
@@ -36,6 +41,29 @@ pub fn cid_index(user: &UserId, cid: &Cid, id: &RequestId) -> String {
 
 pub fn holders_of(user: &UserId, cid: &Cid) -> String {
     format!("c/{}/{}/", user.as_str(), cid.canonical())
+}
+
+/// The name index entry of a pin whose folded name is `folded`.
+pub fn name_index(user: &UserId, folded: &str, id: &RequestId) -> String {
+    format!("{}{}", named(user, folded), id.as_str())
+}
+
+/// Every pin whose name folds to `folded` (and, at 2^-128 odds, a colliding name).
+pub fn named(user: &UserId, folded: &str) -> String {
+    let digest = Sha256::digest(folded.as_bytes());
+    let mut key = format!("n/{}/", user.as_str());
+    for b in &digest[..16] {
+        key.push(char::from_digit(u32::from(b >> 4), 16).expect("a nibble"));
+        key.push(char::from_digit(u32::from(b & 15), 16).expect("a nibble"));
+    }
+    key.push('/');
+    key
+}
+
+/// Apart from the pins' prefix, so that status listings never list it, and outside every
+/// name's prefix (`!` is no hex digit).
+pub fn name_index_state(user: &UserId) -> String {
+    format!("n/{}/!", user.as_str())
 }
 
 pub fn token(user: &UserId, id: &TokenId) -> String {
@@ -129,6 +157,23 @@ mod tests {
         assert!(c.starts_with(&holders_of(&u, &cid)));
         assert_eq!(request_id_of(&c), Some(id));
         assert_eq!(request_id_of("p/alice/junk"), None);
+    }
+
+    #[test]
+    fn name_keys_are_short_whatever_the_name() {
+        let u = UserId::parse(&"u".repeat(64)).unwrap();
+        let id = RequestId::new(Millis(1), 2);
+        let longest = "\u{10FFFF}".repeat(255);
+        let k = name_index(&u, &longest, &id);
+        assert_eq!(k.len(), 2 + 64 + 1 + 32 + 1 + 32);
+        assert!(k.len() <= 512, "KV's key limit");
+        assert!(k.starts_with(&named(&u, &longest)));
+        assert_eq!(request_id_of(&k), Some(id));
+        assert_ne!(named(&u, "a"), named(&u, "b"));
+        assert_eq!(named(&u, "a"), named(&u, "a"));
+        assert!(!named(&u, "").is_empty());
+        assert!(!name_index_state(&u).starts_with(&named(&u, "")));
+        assert!(!name_index_state(&u).starts_with(&pins_of(&u)));
     }
 
     #[test]

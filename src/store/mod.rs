@@ -4,6 +4,7 @@ pub mod counts;
 mod join;
 pub mod keys;
 pub mod kv;
+pub mod names;
 pub mod pins;
 pub mod record;
 pub mod tokens;

@@ -4,10 +4,12 @@ use super::counts::{self, Base, Changes, Tally};
 use super::join;
 use super::keys;
 use super::kv::{Kv, KvError, LIST_PAGE};
+use super::names::{self, Backfill};
 use super::record::{metadata_json, Glance, PinRecord, RecordView};
 use crate::auth::user::UserId;
 use crate::domain::cid::Cid;
 use crate::domain::list_query::{Candidate, ListQuery, Verdict};
+use crate::domain::name::fold;
 use crate::domain::request_id::RequestId;
 use crate::domain::status::Status;
 use crate::domain::timestamp::Millis;
@@ -29,8 +31,9 @@ impl<'a, K: Kv> PinStore<'a, K> {
     }
 
     /// Change marker first (it names the pin and `before`, the status the caller read it in;
-    /// none for a new pin), record second, index third: an interrupted write leaves a pin that
-    /// lists but is not yet found by `cid=`, never an index entry pointing at nothing.
+    /// none for a new pin), record second, then the CID index and the name index: an
+    /// interrupted write leaves a pin that lists but is not yet found by `cid=` or `name=`,
+    /// never an index entry pointing at nothing.
     pub async fn put(
         &self,
         id: &RequestId,
@@ -46,7 +49,14 @@ impl<'a, K: Kv> PinStore<'a, K> {
             .await?;
         self.kv
             .put(&keys::cid_index(self.user, cid, id), "", &meta, None)
-            .await
+            .await?;
+        match &record.name {
+            Some(name) => {
+                let key = keys::name_index(self.user, &fold(name), id);
+                self.kv.put(&key, "", &meta, None).await
+            }
+            None => Ok(()),
+        }
     }
 
     pub async fn get(&self, id: &RequestId) -> Result<Option<PinRecord>, KvError> {
@@ -55,8 +65,9 @@ impl<'a, K: Kv> PinStore<'a, K> {
             .transpose()
     }
 
-    /// Change marker, then index, then record: an interrupted delete leaves the record, and
-    /// retrying the delete finishes it.
+    /// Change marker, then the CID index, the name index, and the record: an interrupted
+    /// delete leaves the record, and retrying the delete finishes it. (The name index's
+    /// backfill relies on this order: `names`.)
     pub async fn delete(
         &self,
         id: &RequestId,
@@ -69,6 +80,10 @@ impl<'a, K: Kv> PinStore<'a, K> {
                 .delete(&keys::cid_index(self.user, &cid, id))
                 .await?;
         }
+        if let Some(name) = &record.name {
+            let key = keys::name_index(self.user, &fold(name), id);
+            self.kv.delete(&key).await?;
+        }
         self.kv.delete(&keys::pin(self.user, id)).await
     }
 
@@ -77,7 +92,9 @@ impl<'a, K: Kv> PinStore<'a, K> {
     /// page needs what was left out. `render` turns a pin on the page into what the caller
     /// returns, so at most `limit` of those are held. When the query filters by status alone
     /// and the stored counts are current, the scan stops as soon as the page is full; a scan of
-    /// the whole pinset stores fresh counts.
+    /// the whole pinset stores fresh counts and moves the name index's backfill on. An `exact`
+    /// or `iexact` name reads only the name index's entries for that folded name, once the
+    /// backfill is done.
     pub async fn list<T>(
         &self,
         q: &ListQuery,
@@ -90,17 +107,32 @@ impl<'a, K: Kv> PinStore<'a, K> {
         };
         match &q.cids {
             None => {
-                // The listing's first keys are the stored totals and the change markers.
-                let mut changes = Changes::default();
+                // The listing's first keys are the stored totals and the change markers. A
+                // listing sure to scan the whole pinset moves the name index's backfill on.
+                let mut lead = Lead::default();
+                if !q.counts_from_totals() && q.after.is_none() {
+                    let state = names::state(self.kv, self.user).await?;
+                    if let Some(folded) = q.name.as_ref().and_then(|n| n.indexed()) {
+                        if state.as_ref().is_some_and(|s| s.trusted(now)) {
+                            let prefix = keys::named(self.user, &folded);
+                            self.scan(&prefix, q, None, now, render, &mut listing)
+                                .await?;
+                            return Ok(listing);
+                        }
+                    }
+                    lead.backfill = Backfill::new(state);
+                }
                 let prefix = keys::pins_of(self.user);
-                let scan = self.scan(&prefix, q, Some(&mut changes), render, &mut listing);
+                let scan = self.scan(&prefix, q, Some(&mut lead), now, render, &mut listing);
                 if let Some(tally) = scan.await? {
-                    changes.store(self.kv, self.user, tally, now).await?;
+                    lead.changes.store(self.kv, self.user, tally, now).await?;
+                    lead.backfill.finish(self.kv, self.user, now).await?;
                 }
             }
             Some(cids) if cids.len() == 1 => {
                 let prefix = keys::holders_of(self.user, &cids[0]);
-                self.scan(&prefix, q, None, render, &mut listing).await?;
+                self.scan(&prefix, q, None, now, render, &mut listing)
+                    .await?;
             }
             Some(cids) => {
                 // Each CID's entries arrive newest-first; gather the (few) matches and re-sort.
@@ -110,7 +142,7 @@ impl<'a, K: Kv> PinStore<'a, K> {
                 };
                 for cid in cids {
                     let prefix = keys::holders_of(self.user, cid);
-                    self.scan(&prefix, &unlimited, None, render, &mut listing)
+                    self.scan(&prefix, &unlimited, None, now, render, &mut listing)
                         .await?;
                 }
                 listing.results.sort_by_key(|a| a.0);
@@ -120,19 +152,21 @@ impl<'a, K: Kv> PinStore<'a, K> {
         Ok(listing)
     }
 
-    /// Judges every key under `prefix`, newest first. Under `p/`, `changes` collects the
-    /// totals and change markers that lead the listing; when they give this query's count, the
+    /// Judges every key under `prefix`, newest first. Under `p/`, `lead` collects the
+    /// totals and change markers that lead the listing (and what the name index's backfill
+    /// wants); when they give this query's count, the
     /// scan stops once the page is full or every match is found, and returns `None`. Otherwise
     /// it reads to the end and returns the statuses of all it scanned.
     async fn scan<T>(
         &self,
         prefix: &str,
         q: &ListQuery,
-        mut changes: Option<&mut Changes>,
+        mut lead: Option<&mut Lead>,
+        now: Millis,
         render: &impl Fn(&RequestId, &RecordView<'_>) -> T,
         out: &mut Listing<T>,
     ) -> Result<Option<Tally>, KvError> {
-        let countable = changes.is_some() && q.counts_from_totals();
+        let countable = lead.is_some() && q.counts_from_totals();
         // Decided at the first pin key, once the leading keys have been seen.
         let mut known: Option<Option<Known>> = None;
         let mut tally = Tally::default();
@@ -164,14 +198,15 @@ impl<'a, K: Kv> PinStore<'a, K> {
             size = LIST_PAGE;
             for key in page.keys {
                 let tail = &key.name[prefix.len().min(key.name.len())..];
-                if let Some(changes) = changes.as_deref_mut() {
-                    if changes.observe(tail, key.metadata.as_ref()) {
+                if let Some(lead) = lead.as_deref_mut() {
+                    if lead.changes.observe(tail, key.metadata.as_ref()) {
                         continue;
                     }
                 }
+                let changes = lead.as_deref().map(|l| &l.changes);
                 let k = match known {
                     Some(k) => k,
-                    None => *known.insert(self.known(q, changes.as_deref(), countable).await?),
+                    None => *known.insert(self.known(q, changes, countable).await?),
                 };
                 if done(k, newer, passed, out) {
                     return Ok(None);
@@ -182,6 +217,9 @@ impl<'a, K: Kv> PinStore<'a, K> {
                 let Some(id) = RequestId::parse(tail) else {
                     continue;
                 };
+                if let Some(lead) = lead.as_deref_mut() {
+                    lead.backfill.see(&id, key.metadata.as_ref(), now);
+                }
                 let created = id.created();
                 if q.after.is_some_and(|a| !created.is_after(a)) {
                     // This pin and every one after it are too old to match: the count is
@@ -264,7 +302,8 @@ impl<'a, K: Kv> PinStore<'a, K> {
                 Some(k) => k,
                 // Nothing but leading keys (or nothing) was listed.
                 None if page.cursor.is_none() => {
-                    self.known(q, changes.as_deref(), countable).await?
+                    let changes = lead.as_deref().map(|l| &l.changes);
+                    self.known(q, changes, countable).await?
                 }
                 None => None,
             };
@@ -306,6 +345,13 @@ impl<'a, K: Kv> PinStore<'a, K> {
     async fn get_json(&self, id: &RequestId) -> Result<Option<String>, KvError> {
         self.kv.get(&keys::pin(self.user, id)).await
     }
+}
+
+/// What the leading keys of a full scan say, and what it gathers on its way.
+#[derive(Default)]
+struct Lead {
+    changes: Changes,
+    backfill: Backfill,
 }
 
 /// Counts a pin that matches, and renders it while the page has room.
