@@ -115,6 +115,7 @@ impl UpstreamSettings {
                     .max(1) as u32,
                 retry_secs: number("R2_RETRY_SECONDS", r2::DEFAULT_RETRY_SECS, 86_400)?,
                 max_tries: number("R2_MAX_TRIES", r2::DEFAULT_MAX_TRIES.into(), 100)?.max(1) as u32,
+                quota: r2::Quota::parse(set("QUOTA_BYTES").as_deref(), set("QUOTAS").as_deref())?,
             }),
             _ => psa_from_env(&set)?,
         };

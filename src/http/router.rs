@@ -13,12 +13,15 @@ pub enum Route {
     IssueToken,
     ListTokens,
     RevokeToken(String),
+    /// `GET /usage`: pins per status and bytes kept (`r2` backend).
+    Usage,
     /// CORS preflight for a known path; carries that path's `Allow` list.
     Preflight(&'static str),
 }
 
 const PINS_ALLOW: &str = "GET, POST, OPTIONS";
 const PIN_ALLOW: &str = "GET, POST, DELETE, OPTIONS";
+const USAGE_ALLOW: &str = "GET, OPTIONS";
 const TOKEN_ALLOW: &str = "POST, OPTIONS";
 const TOKENS_ALLOW: &str = "GET, OPTIONS";
 const ONE_TOKEN_ALLOW: &str = "DELETE, OPTIONS";
@@ -50,6 +53,7 @@ pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
                 },
             )
         }
+        ["usage"] => (USAGE_ALLOW, (method == "GET").then_some(Route::Usage)),
         ["token"] => (TOKEN_ALLOW, (method == "POST").then_some(Route::IssueToken)),
         ["tokens"] => (TOKENS_ALLOW, (method == "GET").then_some(Route::ListTokens)),
         ["tokens", id] if !id.is_empty() => (

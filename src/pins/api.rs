@@ -24,6 +24,7 @@ pub async fn handle<K: Kv, U: Upstream>(
         Route::ReplacePin(id) => {
             Reply::json(202, &svc.replace(&id, Pin::parse(&req.body)?, now).await?)
         }
+        Route::Usage => Reply::json(200, &svc.usage().await?),
         Route::DeletePin(id) => {
             svc.delete(&id, now).await?;
             Reply::empty(202)

@@ -8,3 +8,4 @@ pub mod names;
 pub mod pins;
 pub mod record;
 pub mod tokens;
+pub mod usage;

@@ -331,5 +331,6 @@ pub fn settings(gateways: Vec<String>) -> R2Settings {
         step_fetches: 40,
         retry_secs: 60,
         max_tries: 4,
+        quota: Default::default(),
     }
 }
