@@ -106,9 +106,12 @@ function showSignIn(message) {
       session.set({ token: issued.token, id: issued.id, user: user.value, expires_at: issued.expires_at });
       password.value = "";
       await detectFeatures();
-      if (!location.hash || location.hash === "#/") location.hash = "#/pins";
-      route();
-      focusView();
+      if (!location.hash || location.hash === "#/") {
+        location.hash = "#/pins"; // hashchange renders it
+      } else {
+        route();
+        focusView();
+      }
     } catch (err) {
       button.disabled = false;
       button.textContent = "Sign in";
