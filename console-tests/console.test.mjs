@@ -20,20 +20,21 @@ const XSS = "<img src=x onerror=alert(1)>";
 const DESKTOP = { width: 1200, height: 860 };
 
 let server;
+let queuedServer; // the same configuration with PIN_BACKEND=none: pins stay queued
 let browser;
 let page;
 const dialogs = []; // any alert() the page ever shows
 const pageErrors = []; // any uncaught error in any page
 
 /** The API, as a test client with Basic dev:dev or a Bearer token. */
-async function api(method, path, { token, basic = ["dev", "dev"], body } = {}) {
+async function api(method, path, { token, basic = ["dev", "dev"], body, base = server.base } = {}) {
   const headers = {
     authorization: token
       ? `Bearer ${token}`
       : `Basic ${Buffer.from(`${basic[0]}:${basic[1]}`).toString("base64")}`,
   };
   if (body !== undefined) headers["content-type"] = "application/json";
-  const res = await fetch(`${server.base}${path}`, {
+  const res = await fetch(`${base}${path}`, {
     method,
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -48,9 +49,9 @@ async function allPins() {
   return r.body;
 }
 
-async function newPage(viewport = DESKTOP) {
+async function newPage(viewport = DESKTOP, base = server.base) {
   const context = await browser.newContext({ viewport, deviceScaleFactor: 1, colorScheme: "light", reducedMotion: "reduce" });
-  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: server.base });
+  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
   const p = await context.newPage();
   p.on("dialog", (d) => {
     dialogs.push(d.message());
@@ -88,7 +89,10 @@ async function shot(p, name) {
 before(async () => {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: scripts/setup.sh installs Debian's chromium`);
   assert.ok(existsSync(join(root, "build/index.js")), "build/index.js is missing: run `bash scripts/build.sh` first");
-  server = await startDev();
+  const servers = await Promise.allSettled([startDev(), startDev({ vars: { PIN_BACKEND: "none" } })]);
+  [server, queuedServer] = servers.map((r) => (r.status === "fulfilled" ? r.value : undefined));
+  const failed = servers.find((r) => r.status === "rejected");
+  if (failed) throw failed.reason;
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
   page = await newPage();
 });
@@ -98,6 +102,7 @@ afterEach(() => assert.deepEqual(pageErrors, [], "no uncaught errors in the page
 after(async () => {
   await browser?.close();
   await server?.stop();
+  await queuedServer?.stop();
 });
 
 describe("web console", () => {
@@ -155,7 +160,7 @@ describe("web console", () => {
   });
 
   test("adds a pin with a name", async () => {
-    await page.getByLabel("CID").fill(cid(1));
+    await page.getByLabel("CID", { exact: true }).fill(cid(1));
     await page.getByLabel("Name (optional)").fill("first pin");
     await page.getByRole("button", { name: "Add pin" }).click();
     await summary(page, /^1 pin$/);
@@ -270,6 +275,35 @@ describe("web console", () => {
     const meta = await page.locator("#sec-meta").locator("..").locator("tbody tr").allTextContents();
     assert.deepEqual(meta, ["departmentfinance", "year2026"]);
     await shot(page, "pin-detail");
+  });
+
+  test("a pin that is not final: its details are asked for again while open, and no longer once left", async () => {
+    const q = await newPage(DESKTOP, queuedServer.base);
+    await q.goto(queuedServer.base + "/");
+    await signIn(q);
+    await q.getByLabel("CID", { exact: true }).fill(cid(60));
+    await q.getByRole("button", { name: "Add pin" }).click();
+    await summary(q, /^1 pin$/);
+    assert.equal(await q.locator("table.pins .badge").textContent(), "queued");
+    const id = await q.locator("table.pins tbody tr").getAttribute("data-requestid");
+    const reads = [];
+    q.on("request", (r) => {
+      if (new URL(r.url()).pathname === `/pins/${id}`) reads.push(Date.now());
+    });
+    await q.getByRole("link", { name: "Unnamed pin" }).click();
+    await q.getByText("queued: no pinning backend is configured").waitFor();
+    await q.getByText(/Not final yet: checking again every 5 seconds/).waitFor();
+    const deadline = Date.now() + 15_000;
+    while (reads.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    assert.ok(reads.length >= 2, `asked ${reads.length} times`);
+    assert.ok(reads[1] - reads[0] >= 4500, "every 5 seconds, not faster");
+    await q.getByText("queued: no pinning backend is configured").waitFor(); // still shown after the refresh
+    await q.getByRole("link", { name: "← All pins" }).click();
+    await summary(q, /^1 pin$/);
+    const left = reads.length;
+    await new Promise((r) => setTimeout(r, 6000));
+    assert.equal(reads.length, left, "no refresh after leaving the pin");
+    await q.context().close();
   });
 
   test("deletes a pin only after confirmation", async () => {

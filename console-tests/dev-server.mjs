@@ -32,11 +32,15 @@ function freePort() {
   });
 }
 
-export async function startDev() {
+let started = 0;
+
+/** `vars` override the configuration's variables (wrangler's --var), e.g. another backend. */
+export async function startDev({ vars = {} } = {}) {
   const port = await freePort();
+  const inspector = await freePort();
   const state = mkdtempSync(join(tmpdir(), "console-test-state-"));
   // Beside wrangler.toml, so that main, [assets] and .dev.vars resolve exactly as for `npm run dev`.
-  const config = join(root, `.console-test-${process.pid}.wrangler.toml`);
+  const config = join(root, `.console-test-${process.pid}-${++started}.wrangler.toml`);
   writeFileSync(config, configWithoutBuild());
   const child = spawn(
     process.execPath,
@@ -46,9 +50,11 @@ export async function startDev() {
       "-c", config,
       "--ip", "127.0.0.1",
       "--port", String(port),
+      "--inspector-port", String(inspector),
       "--persist-to", state,
       "--show-interactive-dev-session=false",
       "--log-level", "warn",
+      ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
     ],
     {
       cwd: root,
