@@ -80,10 +80,10 @@ async function summary(p, pattern) {
   return p.locator("#pins-summary").textContent();
 }
 
-async function shot(p, name) {
+async function shot(p, name, options = {}) {
   mkdirSync(SHOTS, { recursive: true });
   await p.evaluate(() => document.activeElement?.blur());
-  await p.screenshot({ path: join(SHOTS, `${name}.png`) });
+  await p.screenshot({ path: join(SHOTS, `${name}.png`), ...options });
 }
 
 before(async () => {
@@ -291,13 +291,18 @@ describe("web console", () => {
       if (new URL(r.url()).pathname === `/pins/${id}`) reads.push(Date.now());
     });
     await q.getByRole("link", { name: "Unnamed pin" }).click();
-    await q.getByText("queued: no pinning backend is configured").waitFor();
+    const details = q.locator("#pin-status .details");
+    await details.waitFor();
+    assert.equal(await details.textContent(), "queued: no pinning backend is configured");
     await q.getByText(/Not final yet: checking again every 5 seconds/).waitFor();
+    await q.locator("#pin-status").evaluate((el) => (el.dataset.first = "yes"));
     const deadline = Date.now() + 15_000;
     while (reads.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
     assert.ok(reads.length >= 2, `asked ${reads.length} times`);
     assert.ok(reads[1] - reads[0] >= 4500, "every 5 seconds, not faster");
-    await q.getByText("queued: no pinning backend is configured").waitFor(); // still shown after the refresh
+    // The refresh replaced the status with the service's latest answer.
+    await q.waitForFunction(() => document.getElementById("pin-status")?.dataset.first === undefined);
+    assert.equal(await details.textContent(), "queued: no pinning backend is configured");
     await q.getByRole("link", { name: "← All pins" }).click();
     await summary(q, /^1 pin$/);
     const left = reads.length;
@@ -345,16 +350,16 @@ describe("web console", () => {
       await page.locator("#fresh-kubo").inputValue(),
       `ipfs pin remote service add edge ${server.base} ${token}`,
     );
+    const listed = (await api("GET", "/tokens")).body.results.find((t) => t.label === "laptop");
+    await page.locator(`tr[data-token-id="${listed.id}"]`).waitFor();
+    await shot(page, "tokens");
     await page.getByRole("button", { name: "Copy token" }).click();
     assert.equal(await page.evaluate(() => navigator.clipboard.readText()), token);
     const used = await api("GET", "/pins?limit=1", { token });
     assert.equal(used.status, 200);
     assert.equal(used.body.count, 37);
-    const listed = (await api("GET", "/tokens")).body.results.find((t) => t.label === "laptop");
     const days = (Date.parse(listed.expires_at) - Date.parse(listed.created)) / 86400e3;
     assert.ok(Math.abs(days - 30) < 0.01, `${days} days`);
-    await page.locator(`tr[data-token-id="${listed.id}"]`).waitFor();
-    await shot(page, "tokens");
     await page.getByRole("button", { name: "Done: I have copied it" }).click();
     assert.ok(!(await page.content()).includes(token), "the token is shown only once");
     await page.getByRole("button", { name: "Revoke laptop" }).click();
@@ -375,8 +380,7 @@ describe("web console", () => {
     // Every row's controls stay inside the screen.
     const right = await phone.locator("table.pins button, table.pins a").evaluateAll((els) => Math.max(...els.map((e) => e.getBoundingClientRect().right)));
     assert.ok(right <= 360, `a control reaches x=${right}`);
-    await phone.locator("table.pins").scrollIntoViewIfNeeded();
-    await shot(phone, "mobile");
+    await shot(phone, "mobile", { fullPage: true, clip: { x: 0, y: 0, width: 360, height: 1180 } });
     await phone.getByRole("link", { name: "notes.md" }).click();
     await phone.getByRole("heading", { name: "notes.md", level: 1 }).waitFor();
     assert.equal(await overflow(), 0, "details fit too");

@@ -88,10 +88,14 @@ export function renderDetail(view, requestid) {
           p.info?.dag_size !== undefined && [h("dt", {}, "Size"), h("dd", {}, sizeCell(p))],
         ),
       ),
-      infoCard(p),
-      section("Delegates", list(p.delegates, "No delegates.")),
-      section("Origins", list(p.pin.origins, "No origins given.")),
-      section("Meta", p.pin.meta && Object.keys(p.pin.meta).length ? pairs(Object.entries(p.pin.meta)) : none("No meta.")),
+      h(
+        "div",
+        { class: "detail-grid" },
+        infoCard(p),
+        section("Delegates", list(p.delegates, "No delegates.")),
+        section("Origins", list(p.pin.origins, "No origins given.")),
+        section("Meta", p.pin.meta && Object.keys(p.pin.meta).length ? pairs(Object.entries(p.pin.meta)) : none("No meta.")),
+      ),
       h(
         "div",
         { class: "actions" },
@@ -148,8 +152,8 @@ function statusCard(p) {
 }
 
 function infoCard(p) {
-  const rest = Object.entries(p.info ?? {}).filter(([k]) => k !== "status_details");
-  return section("Info", rest.length ? pairs(rest) : none("No other info."));
+  const info = Object.entries(p.info ?? {});
+  return section("Info", info.length ? pairs(info) : none("No info."));
 }
 
 function section(title, content) {

@@ -97,7 +97,7 @@ export function renderPins(view) {
   const status = h(
     "select",
     { id: "pin-status" },
-    STATUS_CHOICES.map(([value, label]) => h("option", { value, selected: value === state.status }, label)),
+    STATUS_CHOICES.map(([value, label]) => h("option", { value, selected: value === state.status && "selected" }, label)),
   );
   let debounce;
   const applyFilters = () => {

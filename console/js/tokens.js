@@ -26,7 +26,7 @@ export function renderTokens(view) {
   const expiry = h(
     "select",
     { id: "token-expiry" },
-    EXPIRY_CHOICES.map(([secs, text]) => h("option", { value: String(secs), selected: secs === DEFAULT_EXPIRY }, text)),
+    EXPIRY_CHOICES.map(([secs, text]) => h("option", { value: String(secs), selected: secs === DEFAULT_EXPIRY && "selected" }, text)),
   );
   const password = h("input", { id: "token-password", type: "password", required: true, autocomplete: "current-password" });
   const createStatus = h("div", { class: "status-slot" });
