@@ -17,7 +17,7 @@ const DELEGATE = "/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq
 const V0 = "QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG";
 const V0_AS_V1 = "bafybeie5nqv6kd3qnfjupgvz34woh3oksc3iau6abmyajn7qvtf6d2ho34";
 const XSS = "<img src=x onerror=alert(1)>";
-const DESKTOP = { width: 1200, height: 860 };
+const DESKTOP = { width: 1024, height: 720 };
 
 let server;
 let queuedServer; // the same configuration with PIN_BACKEND=none: pins stay queued
@@ -52,6 +52,11 @@ async function allPins() {
 async function newPage(viewport = DESKTOP, base = server.base) {
   const context = await browser.newContext({ viewport, deviceScaleFactor: 1, colorScheme: "light", reducedMotion: "reduce" });
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
+  // Anything the Content-Security-Policy refuses is recorded (init scripts run outside the policy).
+  await context.addInitScript(() => {
+    window.__violations = [];
+    document.addEventListener("securitypolicyviolation", (e) => window.__violations.push(`${e.violatedDirective} ${e.blockedURI}`));
+  });
   const p = await context.newPage();
   p.on("dialog", (d) => {
     dialogs.push(d.message());
@@ -82,7 +87,11 @@ async function summary(p, pattern) {
 
 async function shot(p, name, options = {}) {
   mkdirSync(SHOTS, { recursive: true });
-  await p.evaluate(() => document.activeElement?.blur());
+  assert.deepEqual(await p.evaluate(() => window.__violations), [], "the page's own files break no CSP rule");
+  await p.evaluate(() => {
+    document.activeElement?.blur();
+    document.getElementById("toast").classList.remove("shown"); // a message left from an earlier step
+  });
   await p.screenshot({ path: join(SHOTS, `${name}.png`), ...options });
 }
 
@@ -192,6 +201,9 @@ describe("web console", () => {
       return { ran: window.__inline === 1, directive: await violation };
     });
     assert.deepEqual(ran, { ran: false, directive: "script-src-elem" });
+    // Reported once per policy: the _headers one and index.html's meta copy of it.
+    const reported = await page.evaluate(() => window.__violations.splice(0));
+    assert.ok(reported.length >= 1 && reported.every((v) => v === "script-src-elem inline"), reported.join(", "));
     assert.deepEqual(dialogs, []);
     await page.getByRole("link", { name: "← All pins" }).click();
   });
@@ -380,7 +392,7 @@ describe("web console", () => {
     // Every row's controls stay inside the screen.
     const right = await phone.locator("table.pins button, table.pins a").evaluateAll((els) => Math.max(...els.map((e) => e.getBoundingClientRect().right)));
     assert.ok(right <= 360, `a control reaches x=${right}`);
-    await shot(phone, "mobile", { fullPage: true, clip: { x: 0, y: 0, width: 360, height: 1180 } });
+    await shot(phone, "mobile", { fullPage: true, clip: { x: 0, y: 0, width: 360, height: 1000 } });
     await phone.getByRole("link", { name: "notes.md" }).click();
     await phone.getByRole("heading", { name: "notes.md", level: 1 }).waitFor();
     assert.equal(await overflow(), 0, "details fit too");
