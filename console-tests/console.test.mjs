@@ -11,7 +11,8 @@ import { cid } from "../miniflare-tests/harness.mjs";
 import { root, startDev } from "./dev-server.mjs";
 
 const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
-const SHOTS = join(root, "docs/console");
+// Where the screenshots go: docs/console/ (committed, shown in the README) unless redirected.
+const SHOTS = process.env.CONSOLE_SCREENSHOTS_DIR || join(root, "docs/console");
 const DELEGATE = "/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN";
 // One CID in its two spellings (the worker's own tests check that they are one CID).
 const V0 = "QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG";
@@ -88,6 +89,18 @@ async function summary(p, pattern) {
 async function shot(p, name, options = {}) {
   mkdirSync(SHOTS, { recursive: true });
   assert.deepEqual(await p.evaluate(() => window.__violations), [], "the page's own files break no CSP rule");
+  // Every control shown has a name: its text, a <label>, or aria-label / aria-labelledby.
+  const unnamed = await p.evaluate(() =>
+    [...document.querySelectorAll("a[href], button, input, select, textarea, [tabindex]")]
+      .filter((el) => el.getClientRects().length > 0 && el.tagName !== "MAIN" && !/^H\d$/.test(el.tagName))
+      .filter((el) => {
+        const labelled = el.getAttribute("aria-label") || el.getAttribute("aria-labelledby");
+        const text = ["A", "BUTTON"].includes(el.tagName) && el.textContent.trim();
+        return !(labelled || text || (el.labels && el.labels.length > 0));
+      })
+      .map((el) => el.outerHTML.slice(0, 80)),
+  );
+  assert.deepEqual(unnamed, [], "controls without an accessible name");
   await p.evaluate(() => {
     document.activeElement?.blur();
     document.getElementById("toast").classList.remove("shown"); // a message left from an earlier step
