@@ -105,6 +105,7 @@ async function shot(p, name, options = {}) {
     document.activeElement?.blur();
     document.getElementById("toast").classList.remove("shown"); // a message left from an earlier step
   });
+  await p.waitForFunction(() => getComputedStyle(document.getElementById("toast")).opacity === "0");
   await p.screenshot({ path: join(SHOTS, `${name}.png`), ...options });
 }
 
@@ -377,7 +378,7 @@ describe("web console", () => {
     );
     const listed = (await api("GET", "/tokens")).body.results.find((t) => t.label === "laptop");
     await page.locator(`tr[data-token-id="${listed.id}"]`).waitFor();
-    await shot(page, "tokens");
+    await shot(page, "tokens", { fullPage: true });
     await page.getByRole("button", { name: "Copy token" }).click();
     assert.equal(await page.evaluate(() => navigator.clipboard.readText()), token);
     const used = await api("GET", "/pins?limit=1", { token });
