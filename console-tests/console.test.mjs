@@ -3,22 +3,20 @@
 // built worker, .dev.vars: user dev/dev, the instant backend). Every check of what the console
 // did is made against the API itself. Screenshots of each view go to docs/console/.
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { after, afterEach, before, describe, test } from "node:test";
 import { chromium } from "playwright-core";
 import { cid } from "../miniflare-tests/harness.mjs";
+import { DESKTOP, openPage, rowIds, shot, signIn, summary } from "./browser.mjs";
 import { root, startDev } from "./dev-server.mjs";
 
 const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
-// Where the screenshots go: docs/console/ (committed, shown in the README) unless redirected.
-const SHOTS = process.env.CONSOLE_SCREENSHOTS_DIR || join(root, "docs/console");
 const DELEGATE = "/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN";
 // One CID in its two spellings (the worker's own tests check that they are one CID).
 const V0 = "QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG";
 const V0_AS_V1 = "bafybeie5nqv6kd3qnfjupgvz34woh3oksc3iau6abmyajn7qvtf6d2ho34";
 const XSS = "<img src=x onerror=alert(1)>";
-const DESKTOP = { width: 1024, height: 720 };
 
 let server;
 let queuedServer; // the same configuration with PIN_BACKEND=none: pins stay queued
@@ -50,64 +48,8 @@ async function allPins() {
   return r.body;
 }
 
-async function newPage(viewport = DESKTOP, base = server.base) {
-  const context = await browser.newContext({ viewport, deviceScaleFactor: 1, colorScheme: "light", reducedMotion: "reduce" });
-  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
-  // Anything the Content-Security-Policy refuses is recorded (init scripts run outside the policy).
-  await context.addInitScript(() => {
-    window.__violations = [];
-    document.addEventListener("securitypolicyviolation", (e) => window.__violations.push(`${e.violatedDirective} ${e.blockedURI}`));
-  });
-  const p = await context.newPage();
-  p.on("dialog", (d) => {
-    dialogs.push(d.message());
-    d.dismiss();
-  });
-  p.on("pageerror", (e) => pageErrors.push(e.message));
-  return p;
-}
-
-async function signIn(p, password = "dev") {
-  await p.getByLabel("User name").fill("dev");
-  await p.getByLabel("Password", { exact: true }).fill(password);
-  await p.getByRole("button", { name: "Sign in" }).click();
-}
-
-/** The requestids of the rows shown, in order. */
-function rowIds(p) {
-  return p.locator("table.pins tbody tr").evaluateAll((rows) => rows.map((r) => r.dataset.requestid));
-}
-
-async function summary(p, pattern) {
-  await p.waitForFunction(
-    ([src, flags]) => new RegExp(src, flags).test(document.getElementById("pins-summary")?.textContent ?? ""),
-    [pattern.source, pattern.flags],
-  );
-  return p.locator("#pins-summary").textContent();
-}
-
-async function shot(p, name, options = {}) {
-  mkdirSync(SHOTS, { recursive: true });
-  assert.deepEqual(await p.evaluate(() => window.__violations), [], "the page's own files break no CSP rule");
-  // Every control shown has a name: its text, a <label>, or aria-label / aria-labelledby.
-  const unnamed = await p.evaluate(() =>
-    [...document.querySelectorAll("a[href], button, input, select, textarea, [tabindex]")]
-      .filter((el) => el.getClientRects().length > 0 && el.tagName !== "MAIN" && !/^H\d$/.test(el.tagName))
-      .filter((el) => {
-        const labelled = el.getAttribute("aria-label") || el.getAttribute("aria-labelledby");
-        const text = ["A", "BUTTON"].includes(el.tagName) && el.textContent.trim();
-        return !(labelled || text || (el.labels && el.labels.length > 0));
-      })
-      .map((el) => el.outerHTML.slice(0, 80)),
-  );
-  assert.deepEqual(unnamed, [], "controls without an accessible name");
-  await p.evaluate(() => {
-    document.activeElement?.blur();
-    document.getElementById("toast").classList.remove("shown"); // a message left from an earlier step
-  });
-  await p.waitForFunction(() => getComputedStyle(document.getElementById("toast")).opacity === "0");
-  await p.screenshot({ path: join(SHOTS, `${name}.png`), ...options });
-}
+const seen = { dialogs, pageErrors };
+const newPage = (viewport = DESKTOP, base = server.base) => openPage(browser, base, seen, viewport);
 
 before(async () => {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: scripts/setup.sh installs Debian's chromium`);
