@@ -25,9 +25,8 @@ impl Backend {
             "instant" => Ok(Backend::Instant),
             "none" => Ok(Backend::None),
             "upstream" => Ok(Backend::Upstream),
-            _ => Err(format!(
-                "PIN_BACKEND '{s}' is not one of: instant, none, upstream"
-            )),
+            // Never the value: settings' errors reach every client.
+            _ => Err("PIN_BACKEND must be one of: instant, none, upstream".into()),
         }
     }
 
