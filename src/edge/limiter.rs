@@ -1,14 +1,24 @@
-//! `limits::Limiter` on a Workers rate-limit binding (`RATE_LIMITER` in wrangler.toml).
+//! `limits::Limiter` on Workers rate-limit bindings: `RATE_LIMITER` (per user) and
+//! `SIGNIN_LIMITER` (per client address) in wrangler.toml.
 
-use crate::limits::Limiter;
+use crate::limits::{Blocked, Bucket, Limiter};
 use worker::{console_error, RateLimiter};
 
-/// `None` when the binding is absent: no limits.
-pub struct BindingLimiter(pub Option<RateLimiter>);
+/// A binding that is absent switches its limit off.
+pub struct BindingLimiter {
+    pub requests: Option<RateLimiter>,
+    pub sign_ins: Option<RateLimiter>,
+    /// This isolate's memory of addresses over their sign-in budget.
+    pub blocked: &'static Blocked,
+}
 
 impl Limiter for BindingLimiter {
-    async fn allow(&self, key: &str) -> bool {
-        let Some(binding) = &self.0 else { return true };
+    async fn allow(&self, bucket: Bucket, key: &str) -> bool {
+        let binding = match bucket {
+            Bucket::Requests => &self.requests,
+            Bucket::SignIns => &self.sign_ins,
+        };
+        let Some(binding) = binding else { return true };
         match binding.limit(key.to_owned()).await {
             Ok(outcome) => outcome.success,
             // Fail open: an outage of the limiter must not take the service down with it.
@@ -17,5 +27,9 @@ impl Limiter for BindingLimiter {
                 true
             }
         }
+    }
+
+    fn blocked(&self) -> Option<&Blocked> {
+        Some(self.blocked)
     }
 }
