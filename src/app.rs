@@ -9,6 +9,7 @@ use crate::http::body::{read_capped, RequestBody};
 use crate::http::{router, router::Route, HttpRequest, Reply};
 use crate::limits::{self, Bucket, Limiter};
 use crate::pins::{api as pins_api, service::PinService};
+use crate::quota::{self, Daily, QuotaCall};
 use crate::store::kv::{Counting, Kv};
 use crate::tokens::{api as tokens_api, service::TokenService};
 use crate::upstream::{NoUpstream, Upstream, Upstreaming};
@@ -90,6 +91,7 @@ async fn dispatch<K: Kv, L: Limiter, U: Upstream, B: RequestBody>(
         Some(cap) => read_capped(&mut req.body, cap).await?,
         None => Vec::new(),
     };
+    spend_daily(&route, &req.query, &caller, limiter, config, now).await?;
     match route {
         Route::IssueToken | Route::ListTokens | Route::RevokeToken(_) => {
             let svc = TokenService::new(kv, &caller.user);
@@ -101,6 +103,30 @@ async fn dispatch<K: Kv, L: Limiter, U: Upstream, B: RequestBody>(
             let svc = PinService::build(kv, user, config.backend, &config.delegates, upstream);
             pins_api::handle(route, &req.query, &body, &svc, now).await
         }
+    }
+}
+
+/// Writes and listings spend from the user's daily budget; gets never ask.
+async fn spend_daily<L: Limiter>(
+    route: &Route,
+    query: &str,
+    caller: &Caller,
+    limiter: &L,
+    config: &Config,
+    now: Millis,
+) -> Result<(), ApiError> {
+    let Some((kind, cost)) = quota::charge(route, query)? else {
+        return Ok(());
+    };
+    let limit = match kind {
+        Daily::Writes => config.daily_writes,
+        Daily::Lists => config.daily_lists,
+    };
+    let call = QuotaCall { kind, cost, limit };
+    if limit == 0 || limiter.spend_daily(caller.user.as_str(), &call).await {
+        Ok(())
+    } else {
+        Err(quota::spent(kind, limit, now.0))
     }
 }
 

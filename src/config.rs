@@ -15,7 +15,16 @@ pub struct Config {
     pub delegates: Vec<String>,
     pub token_ttl_secs: u64,
     pub debug_kv_ops: bool,
+    /// Write requests one user may make per UTC day; 0: no budget.
+    pub daily_writes: u32,
+    /// Listings one user may make per UTC day (a `cid=` lookup counts one per CID); 0: none.
+    pub daily_lists: u32,
 }
+
+/// Sized for the free plan (1,000 KV writes, deletes and lists a day for the whole account):
+/// one user's adds (3 writes each) stay under a third of it. README, "Rate limits".
+pub const DEFAULT_DAILY_WRITES: u32 = 100;
+pub const DEFAULT_DAILY_LISTS: u32 = 300;
 
 impl Config {
     /// `get` reads a var or secret by name. Errors name the setting, never its value.
@@ -43,6 +52,15 @@ impl Config {
                 .ok_or("TOKEN_TTL_SECONDS must be a positive integer")?,
             None => DEFAULT_TOKEN_TTL_SECS,
         };
+        let daily = |k: &str, default: u32| match get(k) {
+            Some(v) => v
+                .trim()
+                .parse::<u32>()
+                .map_err(|_| format!("{k} must be an integer from 0 (no budget) to {}", u32::MAX)),
+            None => Ok(default),
+        };
+        let daily_writes = daily("DAILY_WRITES_PER_USER", DEFAULT_DAILY_WRITES)?;
+        let daily_lists = daily("DAILY_LISTS_PER_USER", DEFAULT_DAILY_LISTS)?;
         let debug_kv_ops = get("DEBUG_KV_OPS").is_some_and(|v| v == "1" || v == "true");
         let upstream = match backend {
             Backend::Upstream => Some(UpstreamSettings::from_env(&get)?),
@@ -55,6 +73,8 @@ impl Config {
             delegates,
             token_ttl_secs,
             debug_kv_ops,
+            daily_writes,
+            daily_lists,
         })
     }
 }
@@ -197,6 +217,8 @@ mod tests {
             ("UPSTREAM_RETRY_SECONDS", SECRET.to_owned()),
             ("UPSTREAM_RELEASE_GRACE_SECONDS", SECRET.to_owned()),
             ("UPSTREAM_SWEEP_BUDGET", SECRET.to_owned()),
+            ("DAILY_WRITES_PER_USER", SECRET.to_owned()),
+            ("DAILY_LISTS_PER_USER", "-1".to_owned()),
         ];
         for (setting, value) in bad_values {
             let env = |k: &str| {

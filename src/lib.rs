@@ -14,6 +14,7 @@ pub mod error;
 pub mod http;
 pub mod limits;
 pub mod pins;
+pub mod quota;
 pub mod store;
 pub mod tokens;
 pub mod upstream;

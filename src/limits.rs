@@ -3,6 +3,7 @@
 //! spends: the user's request budget once signed in, the client address's sign-in budget for
 //! every password check and every failed sign-in.
 
+use crate::quota::QuotaCall;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Mutex;
@@ -27,6 +28,12 @@ pub trait Limiter {
     /// This instance's memory of addresses whose sign-in budget is spent, if it keeps one.
     fn blocked(&self) -> Option<&Blocked> {
         None
+    }
+
+    /// Spends from `user`'s daily budget (`quota`); false once it is spent. An implementation
+    /// that cannot ask lets the request through (and says so in its log).
+    async fn spend_daily(&self, _user: &str, _call: &QuotaCall) -> bool {
+        true
     }
 }
 

@@ -8,9 +8,11 @@ use common::{basic, request, Client};
 use edge_pinning::error::ApiError;
 use edge_pinning::http::body::RequestBody;
 use edge_pinning::limits::{Blocked, Bucket, Limiter};
+use edge_pinning::quota::{self, MemoryQuotaStore, QuotaCall, QuotaReply, DAY_MS};
 use serde_json::json;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 /// Allows `requests` per user and `sign_ins` per address, with the edge's memory of blocks.
 struct Budget {
@@ -18,6 +20,9 @@ struct Budget {
     sign_ins: usize,
     used: RefCell<BTreeMap<String, usize>>,
     blocked: Blocked,
+    /// Each user's daily-budget object, and the objects' clock.
+    quotas: RefCell<BTreeMap<String, Rc<MemoryQuotaStore>>>,
+    clock: Cell<u64>,
 }
 
 impl Budget {
@@ -27,6 +32,8 @@ impl Budget {
             sign_ins,
             used: RefCell::default(),
             blocked: Blocked::default(),
+            quotas: RefCell::default(),
+            clock: Cell::new(1_700_000_000_000),
         }
     }
     /// The binding's window passes.
@@ -48,6 +55,15 @@ impl Limiter for Budget {
     }
     fn blocked(&self) -> Option<&Blocked> {
         Some(&self.blocked)
+    }
+    async fn spend_daily(&self, user: &str, call: &QuotaCall) -> bool {
+        let store = self
+            .quotas
+            .borrow_mut()
+            .entry(user.into())
+            .or_default()
+            .clone();
+        quota::apply(&*store, call, self.clock.get()).await.unwrap() == QuotaReply::Granted
     }
 }
 
@@ -201,4 +217,61 @@ fn bodies_are_read_after_sign_in_and_only_up_to_the_cap() {
             .status,
         202
     );
+}
+
+/// Fails before the fix: nothing bounded a user's writes and listings per day.
+#[test]
+fn daily_budgets_bound_writes_and_listings_per_user_not_gets() {
+    let mut c = Client::new("instant", 1000);
+    c.config.daily_writes = 3;
+    c.config.daily_lists = 4;
+    let budget = Budget::new(1000, 1000);
+    let day = c.now / DAY_MS;
+    let call = |user: &str, method: &str, target: &str, body: &str| {
+        c.call_limited(&budget, &basic(user), method, target, body)
+    };
+    let add = |user: &str, n: u32| {
+        let pin = json!({ "cid": common::cid(n) }).to_string();
+        call(user, "POST", "/pins", &pin)
+    };
+    let first = add("alice", 1);
+    let id = first.body["requestid"].as_str().unwrap().to_owned();
+    assert_eq!(add("alice", 2).status, 202);
+    assert_eq!(call("alice", "POST", "/token", "").status, 200);
+    let over = add("alice", 3);
+    assert_eq!(over.status, 429);
+    assert_eq!(over.body["error"]["reason"], "TOO_MANY_REQUESTS");
+    let details = over.body["error"]["details"].as_str().unwrap();
+    assert!(
+        details.contains("daily budget of 3 write requests"),
+        "{details}"
+    );
+    let wait: u64 = over.reply.header("retry-after").unwrap().parse().unwrap();
+    assert_eq!(
+        wait,
+        ((day + 1) * DAY_MS - c.now).div_ceil(1000),
+        "to UTC midnight"
+    );
+    let delete = call("alice", "DELETE", &format!("/pins/{id}"), "");
+    assert_eq!(delete.status, 429, "deletes write");
+    // Gets never spend, and another user has a budget of their own.
+    for _ in 0..10 {
+        assert_eq!(call("alice", "GET", &format!("/pins/{id}"), "").status, 200);
+    }
+    assert_eq!(add("bob", 4).status, 202);
+    // Listings: a cid= lookup spends one per CID.
+    let two = format!("/pins?cid={},{}", common::cid(1), common::cid(2));
+    assert_eq!(call("alice", "GET", &two, "").status, 200);
+    assert_eq!(call("alice", "GET", "/pins", "").status, 200);
+    assert_eq!(call("alice", "GET", "/tokens", "").status, 200);
+    assert_eq!(call("alice", "GET", "/pins", "").status, 429);
+    assert_eq!(
+        call("alice", "GET", "/pins?limit=0", "").status,
+        400,
+        "malformed: no charge"
+    );
+    // The next UTC day.
+    budget.clock.set((day + 1) * DAY_MS);
+    assert_eq!(add("alice", 5).status, 202);
+    assert_eq!(call("alice", "GET", "/pins", "").status, 200);
 }

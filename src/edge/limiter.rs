@@ -1,8 +1,14 @@
 //! `limits::Limiter` on Workers rate-limit bindings: `RATE_LIMITER` (per user) and
 //! `SIGNIN_LIMITER` (per client address) in wrangler.toml.
 
+use super::quota;
 use crate::limits::{Blocked, Bucket, Limiter};
-use worker::{console_error, RateLimiter};
+use crate::quota::QuotaCall;
+use std::sync::atomic::{AtomicBool, Ordering};
+use worker::{console_error, ObjectNamespace, RateLimiter};
+
+/// Whether this isolate has said that the daily budgets are off (once is enough).
+static NO_QUOTAS_LOGGED: AtomicBool = AtomicBool::new(false);
 
 /// A binding that is absent switches its limit off.
 pub struct BindingLimiter {
@@ -10,6 +16,8 @@ pub struct BindingLimiter {
     pub sign_ins: Option<RateLimiter>,
     /// This isolate's memory of addresses over their sign-in budget.
     pub blocked: &'static Blocked,
+    /// The users' daily budgets (`USER_QUOTAS`); absent: no budgets, logged.
+    pub quotas: Option<ObjectNamespace>,
 }
 
 impl Limiter for BindingLimiter {
@@ -31,5 +39,22 @@ impl Limiter for BindingLimiter {
 
     fn blocked(&self) -> Option<&Blocked> {
         Some(self.blocked)
+    }
+
+    async fn spend_daily(&self, user: &str, call: &QuotaCall) -> bool {
+        let Some(ns) = &self.quotas else {
+            if !NO_QUOTAS_LOGGED.swap(true, Ordering::Relaxed) {
+                console_error!("daily budgets are off: no USER_QUOTAS binding");
+            }
+            return true;
+        };
+        match quota::spend(ns, user, call).await {
+            Ok(granted) => granted,
+            // Fail open, as the rate limits do: the budgets' outage is not the service's.
+            Err(e) => {
+                console_error!("daily budget of a user: {e}");
+                true
+            }
+        }
     }
 }

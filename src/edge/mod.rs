@@ -4,6 +4,7 @@
 mod gate;
 mod kv;
 mod limiter;
+mod quota;
 mod upstream;
 
 use crate::config::Config;
@@ -43,6 +44,7 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
         requests: env.rate_limiter("RATE_LIMITER").ok(),
         sign_ins: env.rate_limiter("SIGNIN_LIMITER").ok(),
         blocked: BLOCKED.with(|b| *b),
+        quotas: env.durable_object("USER_QUOTAS").ok(),
     };
     let reply = match (read_request(&mut req), env.kv("PINS")) {
         (Ok(http), Ok(store)) => {
