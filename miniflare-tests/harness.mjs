@@ -17,9 +17,10 @@ export const BASE = "http://pins.test";
  * Starts the worker. `bindings` override the defaults (instant backend, three users, KV op
  * counting on, large daily budgets); `rateLimit` adds the RATE_LIMITER binding with that many
  * requests a minute, `signInLimit` the SIGNIN_LIMITER binding with that many per address;
- * `port` (e.g. 0) also serves it over HTTP on 127.0.0.1 for clients that need a real socket.
+ * `port` (e.g. 0) also serves it over HTTP on 127.0.0.1 for clients that need a real socket;
+ * `handleRuntimeStdio(stdout, stderr)` receives workerd's output (its console, for log checks).
  */
-export async function startWorker({ bindings = {}, rateLimit, signInLimit, port } = {}) {
+export async function startWorker({ bindings = {}, rateLimit, signInLimit, port, handleRuntimeStdio } = {}) {
   if (!existsSync(script)) {
     throw new Error("build/index.js is missing: run `bash scripts/build.sh` first");
   }
@@ -54,6 +55,7 @@ export async function startWorker({ bindings = {}, rateLimit, signInLimit, port 
   if (signInLimit) {
     options.ratelimits.SIGNIN_LIMITER = { simple: { limit: signInLimit, period: 60 } };
   }
+  if (handleRuntimeStdio) options.handleRuntimeStdio = handleRuntimeStdio;
   if (port !== undefined) {
     options.host = "127.0.0.1";
     options.port = port;
