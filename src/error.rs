@@ -18,8 +18,8 @@ pub enum ApiError {
     Conflict(String),
     /// 413: request body above the documented bound.
     PayloadTooLarge(String),
-    /// 429: over the rate limit; carries the seconds to wait (`Retry-After`).
-    TooManyRequests(u32),
+    /// 429: over a limit; says which, and carries the seconds to wait (`Retry-After`).
+    TooManyRequests(String, u32),
     /// 500: our fault or our configuration's; details are for the operator's logs too.
     Internal(String),
 }
@@ -33,7 +33,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => 405,
             ApiError::Conflict(_) => 409,
             ApiError::PayloadTooLarge(_) => 413,
-            ApiError::TooManyRequests(_) => 429,
+            ApiError::TooManyRequests(..) => 429,
             ApiError::Internal(_) => 500,
         }
     }
@@ -46,7 +46,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => "METHOD_NOT_ALLOWED",
             ApiError::Conflict(_) => "PIN_LIMIT_REACHED",
             ApiError::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
-            ApiError::TooManyRequests(_) => "TOO_MANY_REQUESTS",
+            ApiError::TooManyRequests(..) => "TOO_MANY_REQUESTS",
             ApiError::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -60,14 +60,19 @@ impl ApiError {
             | ApiError::PayloadTooLarge(d)
             | ApiError::Internal(d) => d.clone(),
             ApiError::MethodNotAllowed(allow) => format!("method not allowed; allowed: {allow}"),
-            ApiError::TooManyRequests(secs) => {
-                format!("rate limit exceeded; retry in {secs} seconds")
+            ApiError::TooManyRequests(what, secs) => {
+                format!("{what}; retry in {secs} seconds")
             }
         }
     }
 
     pub fn bad(field: &str, why: impl fmt::Display) -> Self {
         ApiError::BadRequest(format!("{field}: {why}"))
+    }
+
+    /// Over the per-user request rate.
+    pub fn rate_limited() -> Self {
+        ApiError::TooManyRequests("rate limit exceeded".into(), crate::limits::PERIOD_SECS)
     }
 
     pub fn pin_not_found() -> Self {

@@ -15,6 +15,7 @@ pub mod http;
 pub mod ipld;
 pub mod limits;
 pub mod pins;
+pub mod quota;
 pub mod r2;
 pub mod store;
 pub mod tokens;

@@ -19,6 +19,18 @@ pub enum Route {
     Preflight(&'static str),
 }
 
+impl Route {
+    /// The most body bytes this route reads; `None`: it reads no body at all.
+    pub fn body_cap(&self) -> Option<usize> {
+        match self {
+            Route::AddPin | Route::ReplacePin(_) | Route::IssueToken => {
+                Some(crate::domain::pin::MAX_BODY_BYTES)
+            }
+            _ => None,
+        }
+    }
+}
+
 const PINS_ALLOW: &str = "GET, POST, OPTIONS";
 const PIN_ALLOW: &str = "GET, POST, DELETE, OPTIONS";
 const USAGE_ALLOW: &str = "GET, OPTIONS";
