@@ -84,6 +84,8 @@ async fn dispatch<K: Kv, L: Limiter, U: Upstream>(
             )
             .await
         }
+        // The edge sends gateway paths to `gateway::handler`; nothing else serves them.
+        Route::Gateway => Err(ApiError::NotFound("no gateway here".into())),
         _ => {
             let upstream = upstream.zip(config.upstream.as_ref());
             let user = &caller.user;
@@ -94,7 +96,7 @@ async fn dispatch<K: Kv, L: Limiter, U: Upstream>(
 }
 
 /// Basic credentials, or a Bearer token that verifies and whose record still exists.
-async fn sign_in<K: Kv>(
+pub(crate) async fn sign_in<K: Kv>(
     req: &HttpRequest,
     route: &Route,
     kv: &K,

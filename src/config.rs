@@ -3,6 +3,7 @@
 use crate::auth::{users::Users, AuthConfig};
 use crate::backend::Backend;
 use crate::domain::origins::looks_like_multiaddr;
+use crate::gateway::{parse_mode, Mode};
 use crate::r2::{self, sources::parse_gateways, R2Settings, DEFAULT_GATEWAYS};
 
 pub const DEFAULT_TOKEN_TTL_SECS: u64 = 365 * 24 * 3600;
@@ -17,6 +18,8 @@ pub struct Config {
     pub delegates: Vec<String>,
     pub token_ttl_secs: u64,
     pub debug_kv_ops: bool,
+    /// Who may read `/ipfs/…` (README, "Reading pins back: the gateway").
+    pub gateway: Mode,
 }
 
 impl Config {
@@ -57,6 +60,7 @@ impl Config {
             delegates,
             token_ttl_secs,
             debug_kv_ops,
+            gateway: parse_mode(get("GATEWAY").as_deref())?,
         })
     }
 }

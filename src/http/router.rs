@@ -13,6 +13,8 @@ pub enum Route {
     IssueToken,
     ListTokens,
     RevokeToken(String),
+    /// `GET`/`HEAD /ipfs/{cid}[/path]`: the gateway (`crate::gateway`) parses the rest.
+    Gateway,
     /// CORS preflight for a known path; carries that path's `Allow` list.
     Preflight(&'static str),
 }
@@ -22,6 +24,12 @@ const PIN_ALLOW: &str = "GET, POST, DELETE, OPTIONS";
 const TOKEN_ALLOW: &str = "POST, OPTIONS";
 const TOKENS_ALLOW: &str = "GET, OPTIONS";
 const ONE_TOKEN_ALLOW: &str = "DELETE, OPTIONS";
+const GATEWAY_ALLOW: &str = "GET, HEAD, OPTIONS";
+
+/// Gateway paths go to `crate::gateway::handler` (the edge sends them there).
+pub fn is_gateway(path: &str) -> bool {
+    path.starts_with("/ipfs/")
+}
 
 pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
     let path = path
@@ -55,6 +63,10 @@ pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
         ["tokens", id] if !id.is_empty() => (
             ONE_TOKEN_ALLOW,
             (method == "DELETE").then(|| Route::RevokeToken((*id).to_owned())),
+        ),
+        ["ipfs", cid, ..] if !cid.is_empty() => (
+            GATEWAY_ALLOW,
+            matches!(method, "GET" | "HEAD").then_some(Route::Gateway),
         ),
         _ => return Err(ApiError::NotFound(format!("no such endpoint: {path}"))),
     };
@@ -94,6 +106,12 @@ mod tests {
             Err(ApiError::MethodNotAllowed(ONE_TOKEN_ALLOW))
         );
         assert_eq!(route("OPTIONS", "/pins"), Ok(Route::Preflight(PINS_ALLOW)));
+        assert_eq!(route("HEAD", "/ipfs/bafy/a/b/"), Ok(Route::Gateway));
+        assert_eq!(
+            route("OPTIONS", "/ipfs/bafy"),
+            Ok(Route::Preflight(GATEWAY_ALLOW))
+        );
+        assert!(is_gateway("/ipfs/bafy") && !is_gateway("/ipfsx"));
     }
 
     #[test]
