@@ -240,7 +240,7 @@ fn ingest(car: &[u8]) -> usize {
 }
 
 /// Name lookups over 100,000 pins, answered from the name index (its backfill long done).
-fn big_pinset_rows(rows: &mut Vec<(&'static str, f64)>) {
+fn big_pinset_rows(rows: &mut Vec<(&str, f64)>) {
     use edge_pinning::auth::user::UserId;
     use edge_pinning::domain::{cid::Cid, request_id::RequestId, status::Status};
     use edge_pinning::store::{keys, pins::PinStore, record::PinRecord};
