@@ -235,3 +235,20 @@ pub fn content_type(name: Option<&str>) -> &'static str {
         _ => "application/octet-stream",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_escaped_and_typed() {
+        assert_eq!(
+            escape("<script>\"x\" & 'y'"),
+            "&lt;script&gt;&quot;x&quot; &amp; &#39;y&#39;"
+        );
+        assert_eq!(encode_segment("a b/<c>.txt"), "a%20b%2F%3Cc%3E.txt");
+        assert_eq!(content_type(Some("Index.HTML")), "text/html; charset=utf-8");
+        assert_eq!(content_type(Some("noext")), "application/octet-stream");
+        assert_eq!(content_type(None), "application/octet-stream");
+    }
+}
