@@ -25,6 +25,7 @@ import { gzipSync } from "node:zlib";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
+import { workerdCpuNs } from "./workerd-cpu.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const DATA = `${root}bench/.data`;

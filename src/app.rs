@@ -60,6 +60,40 @@ async fn dispatch<K: Kv, L: Limiter, U: Upstream, B: RequestBody>(
     }
     let config =
         config.map_err(|e| ApiError::Internal(format!("the service is misconfigured: {e}")))?;
+    let caller = admit(req, &route, kv, limiter, config, now).await?;
+    // The body only now, from a known user, and only as much as the route takes.
+    let body = match route.body_cap() {
+        Some(cap) => read_capped(&mut req.body, cap).await?,
+        None => Vec::new(),
+    };
+    spend_daily(&route, &req.query, &caller, limiter, config, now).await?;
+    match route {
+        Route::IssueToken | Route::ListTokens | Route::RevokeToken(_) => {
+            let svc = TokenService::new(kv, &caller.user);
+            tokens_api::handle(route, &body, &svc, config, now).await
+        }
+        // The edge sends gateway paths to `gateway::handler`; nothing else serves them.
+        Route::Gateway => Err(ApiError::NotFound("no gateway here".into())),
+        _ => {
+            let upstream = upstream.zip(config.upstream.as_ref());
+            let user = &caller.user;
+            let svc = PinService::build(kv, user, config.backend, &config.delegates, upstream);
+            pins_api::handle(route, &req.query, &body, &svc, now).await
+        }
+    }
+}
+
+/// Who is asking, once the address's sign-in budget allowed the check and the user's request
+/// budget allows the request: every route that takes credentials goes through here (the
+/// gateway's private mode too).
+pub(crate) async fn admit<K: Kv, L: Limiter, B>(
+    req: &HttpRequest<B>,
+    route: &Route,
+    kv: &K,
+    limiter: &L,
+    config: &Config,
+    now: Millis,
+) -> Result<Caller, ApiError> {
     let address = limits::address_key(req.client_ip.as_deref());
     if let Some(secs) = limiter.blocked().and_then(|b| b.refused(&address, now.0)) {
         return Err(sign_ins_spent(secs));
@@ -70,7 +104,7 @@ async fn dispatch<K: Kv, L: Limiter, U: Upstream, B: RequestBody>(
     if password {
         spend_sign_in(limiter, &address, now).await?;
     }
-    let caller = match sign_in(req, &route, kv, config, now).await {
+    let caller = match sign_in(req, route, kv, config, now).await {
         Ok(caller) => caller,
         Err(e) => {
             if !password && matches!(e, ApiError::Unauthorized(_)) {
@@ -86,24 +120,7 @@ async fn dispatch<K: Kv, L: Limiter, U: Upstream, B: RequestBody>(
     {
         return Err(ApiError::rate_limited());
     }
-    // The body only now, from a known user, and only as much as the route takes.
-    let body = match route.body_cap() {
-        Some(cap) => read_capped(&mut req.body, cap).await?,
-        None => Vec::new(),
-    };
-    spend_daily(&route, &req.query, &caller, limiter, config, now).await?;
-    match route {
-        Route::IssueToken | Route::ListTokens | Route::RevokeToken(_) => {
-            let svc = TokenService::new(kv, &caller.user);
-            tokens_api::handle(route, &body, &svc, config, now).await
-        }
-        _ => {
-            let upstream = upstream.zip(config.upstream.as_ref());
-            let user = &caller.user;
-            let svc = PinService::build(kv, user, config.backend, &config.delegates, upstream);
-            pins_api::handle(route, &req.query, &body, &svc, now).await
-        }
-    }
+    Ok(caller)
 }
 
 /// Writes and listings spend from the user's daily budget; gets never ask.

@@ -3,6 +3,7 @@
 use crate::auth::{users::Users, AuthConfig};
 use crate::backend::Backend;
 use crate::domain::origins::looks_like_multiaddr;
+use crate::gateway::{parse_mode, Mode};
 use crate::r2::{self, sources::parse_gateways, R2Settings, DEFAULT_GATEWAYS};
 
 pub const DEFAULT_TOKEN_TTL_SECS: u64 = 365 * 24 * 3600;
@@ -21,6 +22,8 @@ pub struct Config {
     pub daily_writes: u32,
     /// Listings one user may make per UTC day (a `cid=` lookup counts one per CID); 0: none.
     pub daily_lists: u32,
+    /// Who may read `/ipfs/…` (README, "Reading pins back: the gateway").
+    pub gateway: Mode,
 }
 
 /// Sized for the free plan (1,000 KV writes, deletes and lists a day for the whole account):
@@ -77,6 +80,7 @@ impl Config {
             debug_kv_ops,
             daily_writes,
             daily_lists,
+            gateway: parse_mode(get("GATEWAY").as_deref())?,
         })
     }
 }

@@ -13,6 +13,11 @@ pub enum ApiError {
     NotFound(String),
     /// 405: the path exists but not with this method; carries the `Allow` list.
     MethodNotAllowed(&'static str),
+    /// 406: the gateway cannot answer this content in the form asked (a dag-cbor block as a
+    /// web page).
+    NotAcceptable(String),
+    /// 416: a `Range` outside the content; carries its length (`Content-Range: bytes */n`).
+    RangeNotSatisfiable(u64),
     /// 409: the request is well-formed but the user's current pins forbid it (a documented
     /// limit reached). The spec lists 409 for every `/pins` write.
     Conflict(String),
@@ -31,6 +36,8 @@ impl ApiError {
             ApiError::Unauthorized(_) => 401,
             ApiError::NotFound(_) => 404,
             ApiError::MethodNotAllowed(_) => 405,
+            ApiError::NotAcceptable(_) => 406,
+            ApiError::RangeNotSatisfiable(_) => 416,
             ApiError::Conflict(_) => 409,
             ApiError::PayloadTooLarge(_) => 413,
             ApiError::TooManyRequests(..) => 429,
@@ -44,6 +51,8 @@ impl ApiError {
             ApiError::Unauthorized(_) => "UNAUTHORIZED",
             ApiError::NotFound(_) => "NOT_FOUND",
             ApiError::MethodNotAllowed(_) => "METHOD_NOT_ALLOWED",
+            ApiError::NotAcceptable(_) => "NOT_ACCEPTABLE",
+            ApiError::RangeNotSatisfiable(_) => "RANGE_NOT_SATISFIABLE",
             ApiError::Conflict(_) => "PIN_LIMIT_REACHED",
             ApiError::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
             ApiError::TooManyRequests(..) => "TOO_MANY_REQUESTS",
@@ -57,9 +66,13 @@ impl ApiError {
             | ApiError::Unauthorized(d)
             | ApiError::NotFound(d)
             | ApiError::Conflict(d)
+            | ApiError::NotAcceptable(d)
             | ApiError::PayloadTooLarge(d)
             | ApiError::Internal(d) => d.clone(),
             ApiError::MethodNotAllowed(allow) => format!("method not allowed; allowed: {allow}"),
+            ApiError::RangeNotSatisfiable(len) => {
+                format!("the range is outside the content's {len} bytes")
+            }
             ApiError::TooManyRequests(what, secs) => {
                 format!("{what}; retry in {secs} seconds")
             }

@@ -11,6 +11,7 @@ pub mod backend;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod gateway;
 pub mod http;
 pub mod ipld;
 pub mod limits;

@@ -102,7 +102,7 @@ pub fn charge(route: &Route, raw_query: &str) -> Result<Option<(Daily, u32)>, Ap
         }
         // A pass over every record of the user, like a name scan.
         Route::ListTokens | Route::Usage => Some((Daily::Lists, 1)),
-        Route::GetPin(_) | Route::Preflight(_) => None,
+        Route::GetPin(_) | Route::Preflight(_) | Route::Gateway => None,
     })
 }
 

@@ -2,6 +2,7 @@
 //! the rate limiter from the environment, and turn the core's `Reply` back into a response.
 
 mod gate;
+mod gateway;
 mod kv;
 mod limiter;
 mod quota;
@@ -49,6 +50,10 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
         blocked: BLOCKED.with(|b| *b),
         quotas: env.durable_object("USER_QUOTAS").ok(),
     };
+    if crate::http::router::is_gateway(&req.path()) {
+        let config = config.as_ref().map_err(String::as_str);
+        return gateway::fetch(&req, &env, &limiter, config, now).await;
+    }
     let reply = match (read_request(&mut req), env.kv("PINS")) {
         (Ok(http), Ok(store)) => {
             let client = config

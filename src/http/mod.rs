@@ -26,6 +26,8 @@ pub struct Reply {
     pub status: u16,
     pub headers: Vec<(&'static str, String)>,
     pub body: Option<String>,
+    /// A binary body streamed by the edge piece by piece (the gateway's); `body` is then None.
+    pub plan: Option<crate::gateway::Plan>,
 }
 
 const CORS_ALLOW_HEADERS: &str = "Authorization, Content-Type";
@@ -45,6 +47,7 @@ impl Reply {
             status,
             headers: vec![("content-type", "application/json".into())],
             body: Some(body),
+            plan: None,
         }
     }
 
@@ -53,6 +56,7 @@ impl Reply {
             status,
             headers: Vec::new(),
             body: None,
+            plan: None,
         }
     }
 
@@ -65,6 +69,9 @@ impl Reply {
             ApiError::TooManyRequests(_, secs) => {
                 reply.headers.push(("retry-after", secs.to_string()))
             }
+            ApiError::RangeNotSatisfiable(len) => reply
+                .headers
+                .push(("content-range", format!("bytes */{len}"))),
             ApiError::Unauthorized(_) => reply.headers.push((
                 "www-authenticate",
                 r#"Bearer realm="ipfs-pinning-service""#.to_owned(),
