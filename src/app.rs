@@ -72,6 +72,12 @@ async fn dispatch<K: Kv, L: Limiter, U: Upstream, B: RequestBody>(
             let svc = TokenService::new(kv, &caller.user);
             tokens_api::handle(route, &body, &svc, config, now).await
         }
+        Route::UploadCar => {
+            let upstream = upstream.zip(config.upstream.as_ref());
+            let user = &caller.user;
+            let svc = PinService::build(kv, user, config.backend, &config.delegates, upstream);
+            pins_api::upload(&req.query, &mut req.body, &svc, now).await
+        }
         // The edge sends gateway paths to `gateway::handler`; nothing else serves them.
         Route::Gateway => Err(ApiError::NotFound("no gateway here".into())),
         _ => {

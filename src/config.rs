@@ -140,6 +140,7 @@ impl UpstreamSettings {
                 retry_secs: number("R2_RETRY_SECONDS", r2::DEFAULT_RETRY_SECS, 86_400)?,
                 max_tries: number("R2_MAX_TRIES", r2::DEFAULT_MAX_TRIES.into(), 100)?.max(1) as u32,
                 quota: r2::Quota::parse(set("QUOTA_BYTES").as_deref(), set("QUOTAS").as_deref())?,
+                upload_bytes: number("CAR_MAX_BYTES", r2::DEFAULT_UPLOAD_BYTES, 1 << 40)?,
             }),
             _ => psa_from_env(&set)?,
         };

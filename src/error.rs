@@ -21,6 +21,8 @@ pub enum ApiError {
     /// 409: the request is well-formed but the user's current pins forbid it (a documented
     /// limit reached). The spec lists 409 for every `/pins` write.
     Conflict(String),
+    /// 403: an upload that would take the user over their byte quota.
+    OverQuota(String),
     /// 413: request body above the documented bound.
     PayloadTooLarge(String),
     /// 429: over a limit; says which, and carries the seconds to wait (`Retry-After`).
@@ -39,6 +41,7 @@ impl ApiError {
             ApiError::NotAcceptable(_) => 406,
             ApiError::RangeNotSatisfiable(_) => 416,
             ApiError::Conflict(_) => 409,
+            ApiError::OverQuota(_) => 403,
             ApiError::PayloadTooLarge(_) => 413,
             ApiError::TooManyRequests(..) => 429,
             ApiError::Internal(_) => 500,
@@ -54,6 +57,7 @@ impl ApiError {
             ApiError::NotAcceptable(_) => "NOT_ACCEPTABLE",
             ApiError::RangeNotSatisfiable(_) => "RANGE_NOT_SATISFIABLE",
             ApiError::Conflict(_) => "PIN_LIMIT_REACHED",
+            ApiError::OverQuota(_) => "QUOTA_EXCEEDED",
             ApiError::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
             ApiError::TooManyRequests(..) => "TOO_MANY_REQUESTS",
             ApiError::Internal(_) => "INTERNAL_SERVER_ERROR",
@@ -68,6 +72,7 @@ impl ApiError {
             | ApiError::Conflict(d)
             | ApiError::NotAcceptable(d)
             | ApiError::PayloadTooLarge(d)
+            | ApiError::OverQuota(d)
             | ApiError::Internal(d) => d.clone(),
             ApiError::MethodNotAllowed(allow) => format!("method not allowed; allowed: {allow}"),
             ApiError::RangeNotSatisfiable(len) => {

@@ -93,7 +93,8 @@ pub fn charge(route: &Route, raw_query: &str) -> Result<Option<(Daily, u32)>, Ap
         | Route::ReplacePin(_)
         | Route::DeletePin(_)
         | Route::IssueToken
-        | Route::RevokeToken(_) => Some((Daily::Writes, 1)),
+        | Route::RevokeToken(_)
+        | Route::UploadCar => Some((Daily::Writes, 1)),
         Route::ListPins => {
             // Parsed again by the handler: a malformed query is refused before it spends.
             let q = ListQuery::parse(&query::parse(raw_query)?)?;

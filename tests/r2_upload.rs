@@ -147,3 +147,33 @@ fn refused_uploads_keep_nothing() {
     assert_eq!(refused, Err(UploadError::OverQuota { quota: 10 }));
     assert!(blobs.keys().is_empty());
 }
+
+#[test]
+fn a_step_that_keeps_nothing_keeps_the_index_of_an_upload() {
+    use edge_pinning::r2::step::{Outcome, Stepper};
+    use r2_support::{settings, Dag, Mode, Net};
+    let blobs = MemBlobs::default();
+    let (roots, all) = blocks(&fixture("big.car"));
+    let root = roots[0];
+    let (first, rest) = all.split_at(all.len() / 2);
+    let part1 = upload(&blobs, car_of(&[root], first), None, 1 << 30, "a").unwrap();
+    let before = manifest(&blobs, &root);
+    // Every gateway is down: the step keeps nothing, and must not lose what was uploaded.
+    let net = Net::new(&Dag::new(1, 1, 10, 0), &[Mode::Down]);
+    let s = settings(net.bases());
+    let stepper = Stepper {
+        blobs: &blobs,
+        web: &net,
+        settings: &s,
+    };
+    let out = block_on(stepper.run(&root.to_string(), 5_000, "s1")).unwrap();
+    assert!(matches!(out, Outcome::Later(_)), "{out:?}");
+    let after = manifest(&blobs, &root);
+    assert_eq!(
+        (after.index.as_ref(), after.blocks),
+        (before.index.as_ref(), part1.added_blocks)
+    );
+    assert_eq!(after.segments, before.segments);
+    let part2 = upload(&blobs, car_of(&[], rest), Some(root), 1 << 30, "b").unwrap();
+    assert_eq!(part2.status, Status::Pinned);
+}

@@ -1,7 +1,9 @@
 //! Pinning backends: what happens to a pin after it is recorded. Chosen by `PIN_BACKEND`.
 
 use crate::domain::{status::Status, timestamp::Millis};
-use crate::upstream::{Answer, Upstream, UpstreamPin, UpstreamStatus};
+use crate::r2::upload::{UploadError, Uploaded};
+use crate::r2::Chunks;
+use crate::upstream::{Accept, Answer, Upstream, UpstreamPin, UpstreamStatus};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +96,12 @@ impl<P: Upstream, K: Upstream> Upstream for Provider<P, K> {
         match self {
             Provider::Psa(p) => p.list_by_cid(cid, before).await,
             Provider::Kept(k) => k.list_by_cid(cid, before).await,
+        }
+    }
+    async fn accept<C: Chunks>(&self, body: &mut C, ask: &Accept) -> Result<Uploaded, UploadError> {
+        match self {
+            Provider::Psa(p) => p.accept(body, ask).await,
+            Provider::Kept(k) => k.accept(body, ask).await,
         }
     }
 }

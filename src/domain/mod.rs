@@ -12,3 +12,4 @@ pub mod request_id;
 pub mod status;
 pub mod timestamp;
 pub mod token;
+pub mod upload;

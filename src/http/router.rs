@@ -15,6 +15,8 @@ pub enum Route {
     RevokeToken(String),
     /// `GET /usage`: pins per status and bytes kept (`r2` backend).
     Usage,
+    /// `POST /car`: a CAR sent with a new pin (`r2` backend); its handler streams the body.
+    UploadCar,
     /// `GET`/`HEAD /ipfs/{cid}[/path]`: the gateway (`crate::gateway`) parses the rest.
     Gateway,
     /// CORS preflight for a known path; carries that path's `Allow` list.
@@ -36,6 +38,7 @@ impl Route {
 const PINS_ALLOW: &str = "GET, POST, OPTIONS";
 const PIN_ALLOW: &str = "GET, POST, DELETE, OPTIONS";
 const USAGE_ALLOW: &str = "GET, OPTIONS";
+const CAR_ALLOW: &str = "POST, OPTIONS";
 const TOKEN_ALLOW: &str = "POST, OPTIONS";
 const TOKENS_ALLOW: &str = "GET, OPTIONS";
 const ONE_TOKEN_ALLOW: &str = "DELETE, OPTIONS";
@@ -74,6 +77,7 @@ pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
             )
         }
         ["usage"] => (USAGE_ALLOW, (method == "GET").then_some(Route::Usage)),
+        ["car"] => (CAR_ALLOW, (method == "POST").then_some(Route::UploadCar)),
         ["token"] => (TOKEN_ALLOW, (method == "POST").then_some(Route::IssueToken)),
         ["tokens"] => (TOKENS_ALLOW, (method == "GET").then_some(Route::ListTokens)),
         ["tokens", id] if !id.is_empty() => (

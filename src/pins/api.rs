@@ -2,11 +2,24 @@
 //! call the service, and shape the reply with the spec's status codes.
 
 use super::service::PinService;
+use crate::domain::upload::UploadQuery;
 use crate::domain::{list_query::ListQuery, pin::Pin, timestamp::Millis};
 use crate::error::ApiError;
+use crate::http::body::RequestBody;
 use crate::http::{query, router::Route, Reply};
 use crate::store::kv::Kv;
 use crate::upstream::Upstream;
+
+/// `POST /car`: the body (a CAR) is read here, as it streams, by the backend that keeps it.
+pub async fn upload<K: Kv, U: Upstream, B: RequestBody>(
+    query: &str,
+    body: &mut B,
+    svc: &PinService<'_, K, U>,
+    now: Millis,
+) -> Result<Reply, ApiError> {
+    let q = UploadQuery::parse(&query::parse(query)?)?;
+    Ok(Reply::json(202, &svc.upload(q, body, now).await?))
+}
 
 pub async fn handle<K: Kv, U: Upstream>(
     route: Route,

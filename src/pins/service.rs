@@ -1,24 +1,23 @@
 //! The pin operations, over a user's `PinStore` and the configured backend.
 
-use super::model::{PinResults, PinStatus, Renderer, UsageReport};
+use super::model::{PinResults, PinStatus, Renderer};
 use crate::auth::user::UserId;
 use crate::backend::Backend;
-use crate::config::{Provider, UpstreamSettings};
+use crate::config::UpstreamSettings;
 use crate::domain::{list_query::ListQuery, pin::Pin, request_id::RequestId, timestamp::Millis};
 use crate::error::ApiError;
-use crate::store::usage;
 use crate::store::{kv::Kv, kv::KvError, pins::PinStore, record::PinRecord, record::RecordView};
 use crate::upstream::pins::{AddError, UpstreamPins, MAX_PINS_PER_CID};
 use crate::upstream::{state::CidState, NoUpstream, Upstream, Upstreaming};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub struct PinService<'a, K, U = NoUpstream> {
-    kv: &'a K,
-    user: &'a UserId,
+    pub(super) kv: &'a K,
+    pub(super) user: &'a UserId,
     store: PinStore<'a, K>,
     backend: Backend,
     delegates: &'a [String],
-    upstream: Option<(&'a Upstreaming<'a, U>, &'a UpstreamSettings)>,
+    pub(super) upstream: Option<(&'a Upstreaming<'a, U>, &'a UpstreamSettings)>,
 }
 
 impl<'a, K: Kv> PinService<'a, K> {
@@ -147,21 +146,6 @@ impl<'a, K: Kv, U: Upstream> PinService<'a, K, U> {
         })
     }
 
-    /// `GET /usage`, where the backend keeps content (`r2`); a 404 elsewhere, where no sizes
-    /// are known.
-    pub async fn usage(&self) -> Result<UsageReport, ApiError> {
-        let quota = match self.upstream.map(|(_, s)| &s.provider) {
-            Some(Provider::R2(r2)) => r2.quota.of(self.user.as_str()),
-            _ => {
-                return Err(ApiError::NotFound(
-                    "usage is reported where the service keeps content (PIN_BACKEND r2)".into(),
-                ))
-            }
-        };
-        let u = usage::usage(self.kv, self.user).await.map_err(storage)?;
-        Ok(UsageReport::new(&u, quota))
-    }
-
     async fn find(&self, id: &str) -> Result<(RequestId, PinRecord), ApiError> {
         let id = RequestId::parse(id).ok_or_else(ApiError::pin_not_found)?;
         match self.store.get(&id).await.map_err(storage)? {
@@ -202,7 +186,7 @@ fn not_added(e: AddError) -> ApiError {
     }
 }
 
-fn storage(e: KvError) -> ApiError {
+pub(super) fn storage(e: KvError) -> ApiError {
     ApiError::Internal(format!("storage error: {}", e.0))
 }
 

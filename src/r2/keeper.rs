@@ -4,9 +4,11 @@
 //! root's canonical CID, so a CID is kept once however many pin objects hold it.
 
 use super::manifest::Manifest;
+use super::upload::{Upload, UploadError, Uploaded};
+use super::Chunks;
 use super::{layout, sources, Blobs, Jobs};
 use crate::domain::{status::Status, timestamp::Millis};
-use crate::upstream::{Answer, Refusal, Upstream, UpstreamPin, UpstreamStatus};
+use crate::upstream::{Accept, Answer, Refusal, Upstream, UpstreamPin, UpstreamStatus};
 
 /// A job whose manifest has not changed for this long while not final lost its step (a
 /// message dropped, a step stopped): a read of it starts another.
@@ -148,6 +150,24 @@ impl<B: Blobs, J: Jobs> Upstream for Keeper<B, J> {
                 None => return Answer::Ok(()),
             }
         }
+    }
+
+    /// Keeps an uploaded CAR's blocks in the DAG of its root; a DAG still missing blocks gets
+    /// a fetch step for the rest.
+    async fn accept<C: Chunks>(&self, body: &mut C, ask: &Accept) -> Result<Uploaded, UploadError> {
+        let up = Upload {
+            blobs: &self.blobs,
+            cap: ask.cap,
+            room: ask.room,
+        };
+        let mut r = [0u8; 8];
+        let _ = getrandom::getrandom(&mut r);
+        let tag = format!("{:013}-{:016x}", self.now.0, u64::from_le_bytes(r));
+        let done = up.run(body, ask.root, self.now.0, &tag).await?;
+        if done.missing > 0 {
+            let _ = self.jobs.start(&done.root.to_string(), 0).await;
+        }
+        Ok(done)
     }
 
     async fn list_by_cid(&self, cid: &str, _before: Millis) -> Answer<Vec<UpstreamStatus>> {

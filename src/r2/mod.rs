@@ -105,7 +105,12 @@ pub struct R2Settings {
     pub retry_secs: u64,
     pub max_tries: u32,
     pub quota: Quota,
+    /// Largest `POST /car` body, in bytes (`CAR_MAX_BYTES`).
+    pub upload_bytes: u64,
 }
+
+/// Workers accept request bodies of up to 100 MB on the Free and Pro plans.
+pub const DEFAULT_UPLOAD_BYTES: u64 = 100_000_000;
 
 /// Bytes each user may keep: `QUOTA_BYTES` for everyone, `QUOTAS` per user.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -73,7 +73,7 @@ impl<B: Blobs, W: Web> Stepper<'_, B, W> {
         if index.is_none() {
             m.segments.clear();
         }
-        let previous = m.index.take();
+        let previous = m.index.clone();
         let mut work = Work {
             root,
             index: index.unwrap_or_default(),

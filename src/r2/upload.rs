@@ -26,6 +26,8 @@ pub enum UploadError {
     Malformed(String),
     /// More than the cap: 413.
     TooLarge(u64),
+    /// The backend keeps no content (not `r2`): 404.
+    NotKept,
     /// Over the user's quota: 403.
     OverQuota {
         quota: u64,
@@ -157,7 +159,9 @@ impl<B: Blobs> Upload<'_, B> {
             }
         }
         if received == 0 {
-            return Err(UploadError::Malformed("the body is empty, not a CAR".into()));
+            return Err(UploadError::Malformed(
+                "the body is empty, not a CAR".into(),
+            ));
         }
         reader
             .finish()

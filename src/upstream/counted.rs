@@ -1,7 +1,9 @@
 //! Counting an upstream's calls.
 
-use super::{Answer, Upstream, UpstreamPin, UpstreamStatus};
+use super::{Accept, Answer, Upstream, UpstreamPin, UpstreamStatus};
 use crate::domain::timestamp::Millis;
+use crate::r2::upload::{UploadError, Uploaded};
+use crate::r2::Chunks;
 use std::cell::Cell;
 
 /// An upstream that counts its calls, and the unavailable answers in a row: the sweep's budget
@@ -63,5 +65,8 @@ impl<U: Upstream> Upstream for Counted<U> {
     }
     async fn list_by_cid(&self, cid: &str, before: Millis) -> Answer<Vec<UpstreamStatus>> {
         self.note(self.inner.list_by_cid(cid, before).await)
+    }
+    async fn accept<C: Chunks>(&self, body: &mut C, ask: &Accept) -> Result<Uploaded, UploadError> {
+        self.inner.accept(body, ask).await
     }
 }

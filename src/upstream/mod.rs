@@ -27,6 +27,8 @@ pub use counted::Counted;
 pub use throttle::Throttle;
 
 use crate::domain::{status::Status, timestamp::Instant, timestamp::Millis};
+use crate::r2::upload::{UploadError, Uploaded};
+use crate::r2::Chunks;
 
 /// How long Workers KV may take to show a write at every location (its documented bound).
 pub const KV_PROPAGATION_MS: u64 = 60_000;
@@ -122,6 +124,20 @@ pub trait Upstream {
     /// Every upstream pin of `cid` (any status) created before `before`: finds the duplicates
     /// that two concurrent first adds can leave, so that releasing a CID removes them too.
     async fn list_by_cid(&self, cid: &str, before: Millis) -> Answer<Vec<UpstreamStatus>>;
+    /// Content sent with a pin (`POST /car`), kept by a provider that keeps content (`r2`).
+    async fn accept<C: Chunks>(&self, body: &mut C, ask: &Accept) -> Result<Uploaded, UploadError> {
+        let _ = (body, ask);
+        Err(UploadError::NotKept)
+    }
+}
+
+/// What an upload may be: the DAG it joins, and its limits.
+pub struct Accept {
+    pub root: Option<cid::Cid>,
+    /// Body bytes accepted.
+    pub cap: u64,
+    /// Bytes the user may still add, when a quota applies.
+    pub room: Option<u64>,
 }
 
 /// The upstream of a worker whose backend is not `upstream`: never called.

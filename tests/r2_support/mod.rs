@@ -339,5 +339,6 @@ pub fn settings(gateways: Vec<String>) -> R2Settings {
         retry_secs: 60,
         max_tries: 4,
         quota: Default::default(),
+        upload_bytes: 1 << 30,
     }
 }

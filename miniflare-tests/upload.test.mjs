@@ -1,0 +1,158 @@
+// POST /car end to end in workerd: CARs made by ipfs-car (and @ipld/car for the split and the
+// broken ones) uploaded to the r2 backend, then read back through the worker's own gateway and
+// checked against the original bytes. Refused uploads keep nothing in the local bucket.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { CarBlockIterator, CarWriter } from "@ipld/car";
+import { startWorker, basic, USERS } from "./harness.mjs";
+
+let w, dir;
+const CAP = 4_000_000;
+
+function pack(path) {
+  const out = `${path}.car`;
+  const cid = execFileSync(process.execPath, [
+    "node_modules/.bin/ipfs-car", "pack", path, "--no-wrap", "--output", out,
+  ]).toString().trim();
+  return { cid, car: readFileSync(out) };
+}
+
+async function carOf(roots, blocks) {
+  const { writer, out } = CarWriter.create(roots);
+  const parts = [];
+  const done = (async () => { for await (const p of out) parts.push(p); })();
+  for (const b of blocks) await writer.put(b);
+  await writer.close();
+  await done;
+  return Buffer.concat(parts);
+}
+
+async function blocksOf(car) {
+  const out = [];
+  for await (const b of await CarBlockIterator.fromBytes(car)) out.push(b);
+  return out;
+}
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), "upload-e2e-"));
+  w = await startWorker({
+    bindings: {
+      PIN_BACKEND: "r2",
+      GATEWAYS: "http://127.0.0.1:9",
+      CAR_MAX_BYTES: String(CAP),
+      QUOTAS: JSON.stringify({ bob: 50_000 }),
+      R2_RETRY_SECONDS: "3600",
+      UPSTREAM_REFRESH_SECONDS: "0",
+    },
+    extra: {
+      r2Buckets: ["CONTENT"],
+      queueProducers: { FETCHES: { queueName: "fetches" } },
+      queueConsumers: { fetches: { maxBatchSize: 1, maxBatchTimeout: 1 } },
+    },
+  });
+});
+
+after(async () => {
+  await w?.dispose();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function upload(as, car, query = "") {
+  const res = await w.mf.dispatchFetch(`http://pins.test/car${query}`, {
+    method: "POST",
+    headers: { authorization: basic(as, USERS[as]), "content-type": "application/vnd.ipld.car" },
+    body: car,
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null, text };
+}
+
+async function objects(cid) {
+  const bucket = await w.mf.getR2Bucket("CONTENT");
+  return (await bucket.list({ prefix: `dag/${cid}/` })).objects.map((o) => o.key);
+}
+
+async function read(path) {
+  const res = await w.mf.dispatchFetch(`http://pins.test${path}`);
+  return { status: res.status, bytes: Buffer.from(await res.arrayBuffer()) };
+}
+
+test("a file and a directory uploaded come back byte for byte, pinned with their size", async () => {
+  const original = randomBytes(1_500_000);
+  writeFileSync(join(dir, "photo.bin"), original);
+  const file = pack(join(dir, "photo.bin"));
+  const res = await upload("alice", file.car, "?name=photo&meta=%7B%22app%22%3A%22e2e%22%7D");
+  assert.equal(res.status, 202, res.text);
+  assert.equal(res.body.status, "pinned");
+  assert.equal(res.body.pin.cid, file.cid);
+  assert.equal(res.body.pin.name, "photo");
+  assert.deepEqual(res.body.pin.meta, { app: "e2e" });
+  const size = (await blocksOf(file.car)).reduce((n, b) => n + b.bytes.length, 0);
+  assert.equal(res.body.info.dag_size, String(size));
+  const back = await read(`/ipfs/${file.cid}`);
+  assert.equal(back.status, 200);
+  assert.ok(back.bytes.equals(original), "the file's bytes");
+
+  mkdirSync(join(dir, "site/assets"), { recursive: true });
+  writeFileSync(join(dir, "site/index.html"), "<h1>hi</h1>");
+  writeFileSync(join(dir, "site/assets/app.js"), "console.log(1)");
+  const site = pack(join(dir, "site"));
+  const res2 = await upload("alice", site.car);
+  assert.equal(res2.status, 202, res2.text);
+  assert.equal(res2.body.status, "pinned");
+  const js = await read(`/ipfs/${site.cid}/assets/app.js`);
+  assert.equal(js.bytes.toString(), "console.log(1)");
+});
+
+test("a DAG split across CARs is pinning after the first part and pinned after the last", async () => {
+  writeFileSync(join(dir, "big.bin"), randomBytes(2_500_000));
+  const { cid, car } = pack(join(dir, "big.bin"));
+  const blocks = await blocksOf(car);
+  const root = blocks.find((b) => b.cid.toString() === cid).cid;
+  const half = Math.ceil(blocks.length / 2);
+  const first = await upload("alice", await carOf([root], blocks.slice(0, half)));
+  assert.equal(first.status, 202, first.text);
+  assert.equal(first.body.status, "pinning", JSON.stringify(first.body));
+  const second = await upload("alice", await carOf([], blocks.slice(half)), `?root=${cid}`);
+  assert.equal(second.status, 202, second.text);
+  assert.equal(second.body.requestid, first.body.requestid, "the same pin, not a second one");
+  const again = await w.call("GET", `/pins/${first.body.requestid}`, { as: "alice" });
+  assert.equal(second.body.status, "pinned", JSON.stringify([second.body, again.body]));
+});
+
+test("broken, root-less, oversized and over-quota uploads are refused and keep nothing", async () => {
+  writeFileSync(join(dir, "x.bin"), randomBytes(200_000));
+  const { cid, car } = pack(join(dir, "x.bin"));
+  const blocks = await blocksOf(car);
+  const corrupt = Buffer.from(car);
+  corrupt[corrupt.length - 10] ^= 0xff;
+  const cases = [
+    ["a block that does not match", corrupt, 400, /does not match/],
+    ["truncated", car.subarray(0, car.length - 7), 400, /truncated/i],
+    ["without roots", await carOf([], blocks), 400, /no root/],
+    ["not a CAR", Buffer.from("<html>"), 400, /car/],
+  ];
+  for (const [what, body, status, says] of cases) {
+    const res = await upload("alice", body);
+    assert.equal(res.status, status, `${what}: ${res.text}`);
+    assert.equal(res.body.error.reason, "BAD_REQUEST");
+    assert.match(res.body.error.details, says, what);
+    assert.deepEqual(await objects(cid), [], `${what}: nothing kept`);
+  }
+  writeFileSync(join(dir, "huge.bin"), randomBytes(CAP + 100_000));
+  const huge = pack(join(dir, "huge.bin"));
+  const tooBig = await upload("alice", huge.car);
+  assert.equal(tooBig.status, 413, tooBig.text);
+  assert.deepEqual(await objects(huge.cid), []);
+  const overQuota = await upload("bob", car);
+  assert.equal(overQuota.status, 403, overQuota.text);
+  assert.equal(overQuota.body.error.reason, "QUOTA_EXCEEDED");
+  assert.deepEqual(await objects(cid), []);
+  const usage = await w.call("GET", "/usage", { as: "bob" });
+  assert.deepEqual(usage.body, { pins: { queued: 0, pinning: 0, pinned: 0, failed: 0 }, bytes: 0, quota_bytes: 50_000 });
+});

@@ -1,0 +1,126 @@
+//! What the `r2` backend adds to the pins resource: content sent with a pin (`POST /car`) and
+//! the bytes a user keeps (`GET /usage`). Other backends keep no content: both are 404 there.
+
+use super::model::{PinStatus, UsageReport};
+use super::service::{storage, PinService};
+use crate::config::Provider;
+use crate::domain::{cid::Cid, origins::Origins, pin::Pin, timestamp::Millis};
+use crate::domain::{request_id::RequestId, upload::UploadQuery};
+use crate::error::ApiError;
+use crate::http::body::RequestBody;
+use crate::r2::upload::UploadError;
+use crate::r2::{Chunks, R2Settings};
+use crate::store::{keys, kv::Kv, usage};
+use crate::upstream::{Accept, Upstream};
+
+impl<'a, K: Kv, U: Upstream> PinService<'a, K, U> {
+    fn r2(&self) -> Result<&'a R2Settings, ApiError> {
+        match self.upstream.map(|(_, s)| &s.provider) {
+            Some(Provider::R2(r2)) => Ok(r2),
+            _ => Err(ApiError::NotFound(
+                "this service keeps no content (PIN_BACKEND is not r2)".into(),
+            )),
+        }
+    }
+
+    /// `GET /usage`.
+    pub async fn usage(&self) -> Result<UsageReport, ApiError> {
+        let quota = self.r2()?.quota.of(self.user.as_str());
+        let u = usage::usage(self.kv, self.user).await.map_err(storage)?;
+        Ok(UsageReport::new(&u, quota))
+    }
+
+    /// `POST /car`: the CAR's blocks join the DAG of its root, then the user's pin of that root
+    /// is made (or, for a later part of a split upload, `?root=`, the pin they have is shown).
+    pub async fn upload<B: RequestBody>(
+        &self,
+        q: UploadQuery,
+        body: &mut B,
+        now: Millis,
+    ) -> Result<PinStatus<'a>, ApiError> {
+        let r2 = self.r2()?;
+        if body.declared_len().is_some_and(|n| n > r2.upload_bytes) {
+            return Err(refused(UploadError::TooLarge(r2.upload_bytes)));
+        }
+        let (up, _) = self.upstream.expect("r2 is a real backend");
+        let room = match r2.quota.of(self.user.as_str()) {
+            Some(quota) => {
+                let used = usage::usage(self.kv, self.user).await.map_err(storage)?;
+                if used.bytes >= quota {
+                    return Err(over_quota(quota));
+                }
+                Some(quota - used.bytes)
+            }
+            None => None,
+        };
+        let root = q.root.as_ref().map(cid_of).transpose()?;
+        let ask = Accept {
+            root,
+            cap: r2.upload_bytes,
+            room,
+        };
+        let done = up
+            .client
+            .accept(&mut Stream(body), &ask)
+            .await
+            .map_err(refused)?;
+        let cid = Cid::parse(&done.root.to_string()).map_err(|e| ApiError::bad("car", e))?;
+        if q.root.is_some() {
+            if let Some(id) = self.pin_of(&cid).await? {
+                return self.get(id.as_str(), now).await;
+            }
+        }
+        let pin = Pin {
+            cid,
+            name: q.name,
+            origins: Origins::default(),
+            meta: q.meta,
+        };
+        self.add(pin, now).await
+    }
+
+    /// The user's newest pin of `cid`, if any (one list of the CID index).
+    async fn pin_of(&self, cid: &Cid) -> Result<Option<RequestId>, ApiError> {
+        let prefix = keys::holders_of(self.user, cid);
+        let page = self.kv.list(&prefix, None, 1).await.map_err(storage)?;
+        Ok(page
+            .keys
+            .first()
+            .and_then(|k| RequestId::parse(&k.name[prefix.len()..])))
+    }
+}
+
+fn cid_of(c: &Cid) -> Result<cid::Cid, ApiError> {
+    cid::Cid::try_from(c.canonical()).map_err(|e| ApiError::bad("root", e))
+}
+
+fn over_quota(quota: u64) -> ApiError {
+    ApiError::OverQuota(format!(
+        "car: this upload would take you over your quota of {quota} bytes"
+    ))
+}
+
+fn refused(e: UploadError) -> ApiError {
+    match e {
+        UploadError::Malformed(why) => ApiError::bad("car", why),
+        UploadError::TooLarge(cap) => ApiError::PayloadTooLarge(format!(
+            "car: larger than {cap} bytes; send it in parts with ?root="
+        )),
+        UploadError::OverQuota { quota } => over_quota(quota),
+        UploadError::NotKept => ApiError::NotFound("this service keeps no content".into()),
+        UploadError::Storage(e) => ApiError::Internal(format!("storage error: {}", e.0)),
+    }
+}
+
+/// The request body as the upload reads it.
+struct Stream<'b, B>(&'b mut B);
+
+impl<B: RequestBody> Chunks for Stream<'_, B> {
+    async fn next(&mut self) -> Option<Result<Vec<u8>, String>> {
+        self.0
+            .next_chunk()
+            .await
+            .map_err(|e| e.details())
+            .transpose()
+    }
+}
