@@ -2,16 +2,16 @@
 // (gateway-lib, as in the e2e suite) into Miniflare's R2, timed from the add until the pin reads
 // `pinned`. Prints wall time and workerd CPU per MiB, steps, and fetches (subrequests) per step,
 // for the default step size and for 1 MiB steps (what the free plan's 10 ms CPU allows; see
-// README). Writes bench/r2-results.json. Native figures for the same work are `cargo bench`'s
+// README); then `POST /car` uploads of the same sizes. Writes bench/r2-results.json. Native figures for the same work are `cargo bench`'s
 // "CAR in per MiB" rows.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { startWorker } from "../miniflare-tests/harness.mjs";
+import { startWorker, basic, USERS } from "../miniflare-tests/harness.mjs";
 import { startGateway } from "../miniflare-tests/gateway.mjs";
-import { workerdCpuNs } from "./workerd.mjs";
+import { workerdCpuNs } from "./workerd-cpu.mjs";
 
 const MIB = 1024 * 1024;
 const SIZES = (process.env.BENCH_R2_MIB ?? "8,32").split(",").map(Number);
@@ -63,8 +63,47 @@ async function run(stepBytes, mib) {
   }
 }
 
+/** `POST /car` of a `mib` MiB CAR: wall time and workerd CPU per MiB, until the 202. */
+async function uploadRun(mib) {
+  const file = join(dir, `u-${mib}.bin`);
+  writeFileSync(file, randomBytes(mib * MIB));
+  execFileSync(process.execPath, ["node_modules/.bin/ipfs-car", "pack", file, "--no-wrap", "--output", `${file}.car`]);
+  const car = readFileSync(`${file}.car`);
+  const w = await startWorker({
+    bindings: { PIN_BACKEND: "r2", GATEWAYS: gw.url, CAR_MAX_BYTES: String(200 * MIB) },
+    extra: {
+      r2Buckets: ["CONTENT"],
+      queueProducers: { FETCHES: { queueName: "fetches" } },
+      queueConsumers: { fetches: { maxBatchSize: 1, maxBatchTimeout: 1 } },
+    },
+  });
+  try {
+    const cpu0 = workerdCpuNs();
+    const t0 = performance.now();
+    const res = await w.mf.dispatchFetch("http://pins.test/car", {
+      method: "POST",
+      headers: { authorization: basic("alice", USERS.alice) },
+      body: car,
+    });
+    const status = (await res.json()).status;
+    const wall = performance.now() - t0;
+    const cpu = (workerdCpuNs() - cpu0) / 1e6;
+    uploads.push({
+      dag_mib: mib,
+      status,
+      wall_ms_per_mib: +(wall / mib).toFixed(1),
+      workerd_cpu_ms_per_mib: Number.isFinite(cpu) ? +(cpu / mib).toFixed(1) : null,
+      mib_per_s: +(mib / (wall / 1000)).toFixed(1),
+    });
+  } finally {
+    await w.dispose();
+  }
+}
+
+const uploads = [];
 for (const mib of SIZES) await run(32 * MIB, mib);
 await run(1 * MIB, SIZES[0]);
+for (const mib of SIZES) await uploadRun(mib);
 await gw.close();
 rmSync(dir, { recursive: true, force: true });
 
@@ -73,4 +112,10 @@ console.log("|---|---|---|---|---|---|---|");
 for (const r of rows) {
   console.log(`| ${r.step_mib} MiB | ${r.dag_mib} MiB | ${r.wall_ms_per_mib} | ${r.workerd_cpu_ms_per_mib ?? "n/a"} | ${r.mib_per_s} | ${r.steps} | ${r.fetches_per_step} |`);
 }
-writeFileSync("bench/r2-results.json", JSON.stringify({ date: new Date().toISOString(), rows }, null, 2) + "\n");
+console.log("");
+console.log("| upload (POST /car) | wall ms / MiB | workerd CPU ms / MiB | MiB/s | status |");
+console.log("|---|---|---|---|---|");
+for (const u of uploads) {
+  console.log(`| ${u.dag_mib} MiB | ${u.wall_ms_per_mib} | ${u.workerd_cpu_ms_per_mib ?? "n/a"} | ${u.mib_per_s} | ${u.status} |`);
+}
+writeFileSync("bench/r2-results.json", JSON.stringify({ date: new Date().toISOString(), rows, uploads }, null, 2) + "\n");
