@@ -1,4 +1,9 @@
 //! Pinning backends: what happens to a pin after it is recorded. Chosen by `PIN_BACKEND`.
+//! `pinning` is the one interface `PinService` calls; `ledger` is the backends that only
+//! record, `crate::upstream` the lifecycle of the real ones, over a `Provider`.
+
+pub mod ledger;
+pub mod pinning;
 
 use crate::domain::{status::Status, timestamp::Millis};
 use crate::r2::upload::{UploadError, Uploaded};

@@ -3,12 +3,13 @@
 use super::model::{PinResults, PinStatus, Renderer};
 use crate::auth::user::UserId;
 use crate::backend::Backend;
+use crate::backend::{ledger::LedgerPins, pinning::Pinning};
 use crate::config::UpstreamSettings;
 use crate::domain::{list_query::ListQuery, pin::Pin, request_id::RequestId, timestamp::Millis};
 use crate::error::ApiError;
 use crate::store::{kv::Kv, kv::KvError, pins::PinStore, record::PinRecord, record::RecordView};
-use crate::upstream::pins::{AddError, UpstreamPins, MAX_PINS_PER_CID};
-use crate::upstream::{state::CidState, NoUpstream, Upstream, Upstreaming};
+use crate::upstream::pins::{AddError, Shown, UpstreamPins, MAX_PINS_PER_CID};
+use crate::upstream::{NoUpstream, Upstream, Upstreaming};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub struct PinService<'a, K, U = NoUpstream> {
@@ -47,21 +48,25 @@ impl<'a, K: Kv, U: Upstream> PinService<'a, K, U> {
         }
     }
 
-    /// The upstream path, when that is the backend.
-    fn upstream(&self) -> Result<Option<UpstreamPins<'a, K, U>>, ApiError> {
+    /// What pins go through: the ledger, or the lifecycle over the configured provider.
+    fn pinning(&self) -> Result<Pinning<'a, K, U>, ApiError> {
         match (self.backend.is_real(), self.upstream) {
-            (true, Some((up, settings))) => {
-                Ok(Some(UpstreamPins::new(self.kv, self.user, up, settings)))
-            }
+            (true, Some((up, settings))) => Ok(Pinning::Lifecycle(UpstreamPins::new(
+                self.kv, self.user, up, settings,
+            ))),
             (true, None) => Err(ApiError::Internal(
                 "the pinning backend has no provider configured".into(),
             )),
-            _ => Ok(None),
+            (false, _) => Ok(Pinning::Ledger(LedgerPins::new(
+                self.kv,
+                self.user,
+                self.backend,
+            ))),
         }
     }
 
-    /// The answer for a pin, with when its next upstream try is if it is waiting for one.
-    fn shown(&self, id: &RequestId, record: PinRecord, state: Option<CidState>) -> PinStatus<'a> {
+    /// The answer for a pin, with when its next provider try is if it is waiting for one.
+    fn shown(&self, id: &RequestId, (record, state): Shown) -> PinStatus<'a> {
         let mut status = PinStatus::new(id, record, self.delegates);
         if let Some(state) = state {
             state.overlay(&mut status.info);
@@ -71,39 +76,24 @@ impl<'a, K: Kv, U: Upstream> PinService<'a, K, U> {
 
     pub async fn add(&self, pin: Pin, now: Millis) -> Result<PinStatus<'a>, ApiError> {
         let id = RequestId::new(next_created(now), random_u64()?);
-        if let Some(up) = self.upstream()? {
-            let (record, state) = up.add(&id, pin, now).await.map_err(not_added)?;
-            return Ok(self.shown(&id, record, state));
-        }
-        let admission = self.backend.admit();
-        let record = PinRecord {
-            status: admission.status,
-            cid: pin.cid.as_given().to_owned(),
-            name: pin.name.map(|n| n.into_string()),
-            origins: pin.origins.into_vec(),
-            meta: pin.meta.into_map(),
-            info: admission.info,
-            delegates: Vec::new(),
-            partial: false,
-        };
-        self.store
-            .put(&id, &pin.cid, &record, None, now)
+        let shown = self
+            .pinning()?
+            .add(&id, pin, now)
             .await
-            .map_err(storage)?;
-        Ok(PinStatus::new(&id, record, self.delegates))
+            .map_err(not_added)?;
+        Ok(self.shown(&id, shown))
     }
 
     pub async fn get(&self, id: &str, now: Millis) -> Result<PinStatus<'a>, ApiError> {
         let (id, record) = self.find(id).await?;
-        if let Some(up) = self.upstream()? {
-            let (record, state) = up.refresh(&id, record, now).await.map_err(storage)?;
-            return Ok(self.shown(&id, record, state));
-        }
-        Ok(PinStatus::new(&id, record, self.delegates))
+        let shown = self
+            .pinning()?
+            .refresh(&id, record, now)
+            .await
+            .map_err(storage)?;
+        Ok(self.shown(&id, shown))
     }
 
-    /// The new pin is written before the old one is removed, so a failure in between leaves
-    /// both pins rather than neither.
     pub async fn replace(
         &self,
         id: &str,
@@ -111,28 +101,16 @@ impl<'a, K: Kv, U: Upstream> PinService<'a, K, U> {
         now: Millis,
     ) -> Result<PinStatus<'a>, ApiError> {
         let (old_id, old) = self.find(id).await?;
-        if let Some(up) = self.upstream()? {
-            let new_id = RequestId::new(next_created(now), random_u64()?);
-            let (record, state) = up
-                .replace(&old_id, &old, &new_id, pin, now)
-                .await
-                .map_err(not_added)?;
-            return Ok(self.shown(&new_id, record, state));
-        }
-        let added = self.add(pin, now).await?;
-        self.store
-            .delete(&old_id, &old, now)
-            .await
-            .map_err(storage)?;
-        Ok(added)
+        let new_id = RequestId::new(next_created(now), random_u64()?);
+        let pinning = self.pinning()?;
+        let shown = pinning.replace(&old_id, &old, &new_id, pin, now).await;
+        Ok(self.shown(&new_id, shown.map_err(not_added)?))
     }
 
     pub async fn delete(&self, id: &str, now: Millis) -> Result<(), ApiError> {
         let (id, record) = self.find(id).await?;
-        if let Some(up) = self.upstream()? {
-            return up.delete(&id, &record, now).await.map_err(storage);
-        }
-        self.store.delete(&id, &record, now).await.map_err(storage)
+        let pinning = self.pinning()?;
+        pinning.delete(&id, &record, now).await.map_err(storage)
     }
 
     pub async fn list(&self, query: &ListQuery, now: Millis) -> Result<PinResults, ApiError> {
