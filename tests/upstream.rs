@@ -502,7 +502,7 @@ fn kv_operations_of_replace_and_of_an_outage() {
     // The upstream's replace: old record, both states, the old CID's holders (before and
     // after), and the writes of both pins, states and queue entries.
     let alone = replace(&a["requestid"], json!({"cid": cid(2), "name": "pinned-b"}));
-    assert_eq!(alone.ops, "get=3,put=9,delete=4,list=2");
+    assert_eq!(alone.ops, "get=3,put=10,delete=4,list=2");
     w.pin("bob", json!({"cid": cid(2)}));
     let shared = replace(
         &alone.body["requestid"],
