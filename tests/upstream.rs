@@ -521,7 +521,7 @@ fn kv_operations_of_replace_and_of_an_outage() {
     // after), and the writes of both pins, states and queue entries. (Named pins: the new
     // pin's name index entry is one put, the old one's one delete.)
     let alone = replace(&a["requestid"], json!({"cid": cid(2), "name": "pinned-b"}));
-    assert_eq!(alone.ops, "get=3,put=10,delete=5,list=3");
+    assert_eq!(alone.ops, "get=3,put=11,delete=5,list=3");
     w.pin("bob", json!({"cid": cid(2)}));
     let shared = replace(
         &alone.body["requestid"],

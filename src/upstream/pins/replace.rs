@@ -102,10 +102,15 @@ impl<K: Kv, U: Upstream> UpstreamPins<'_, K, U> {
         };
         // Should we stop between the upstream's replace and the end of this request, the old
         // pin object would still hold a CID no longer pinned upstream: this entry makes the
-        // sweep re-add it then (and costs it one look otherwise).
+        // sweep look at it, and the mark makes that look ask the upstream (a marked state is
+        // never trusted as pinned) and re-add it. Without the mark the look trusted the old
+        // `pinned` and the CID stayed unpinned (tests/faults.rs stops a replace at each step).
         self.keys()
             .enqueue(x.canonical(), self.user, old_id, now, now.0)
             .await?;
+        let mut marked = known_x.clone().expect("an upstream id comes from a state");
+        marked.releasing = Some(now.0);
+        self.keys().put_state(x.canonical(), &marked).await?;
         let y = pin.cid.canonical();
         let mut state = known_y.cloned().unwrap_or_else(CidState::pending);
         let upin = UpstreamPin::with_origins(y, pin.origins.as_slice());
