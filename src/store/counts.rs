@@ -27,12 +27,13 @@
 use super::keys;
 use super::kv::{Kv, KvError};
 use super::record::RecordView;
+use super::repair::{self, Entries};
 use crate::auth::user::UserId;
 use crate::domain::request_id::RequestId;
 use crate::domain::status::Status;
 use crate::domain::timestamp::Millis;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 /// Writes stamped at least this long before a scan began are in what it counted: KV's ~60 s
 /// propagation bound plus a margin for a request's own span and the clocks of two machines.
@@ -49,6 +50,10 @@ pub const PRUNE_SLACK_MS: u64 = 300_000;
 pub const PRUNE_PER_SCAN: usize = 100;
 /// Pins whose changes a listing reads (one `get` each) before it would rather scan.
 pub const MAX_TOUCHED: usize = 100;
+/// A status listing scans (storing totals, pruning markers and repairing what they name,
+/// `repair`) rather than read changes this much older than the totals: whatever a stopped
+/// write left is repaired within this bound of the owner's next listing.
+pub const REPAIR_AFTER_MS: u64 = 3_600_000;
 /// Key tails (after `p/{user}/`) of the totals and of the markers.
 const TOTALS: &str = "!c";
 const MARKER: &str = "!m";
@@ -98,6 +103,8 @@ struct Totals {
 struct Marker {
     stamp: RequestId,
     change: Option<(RequestId, Option<Status>)>,
+    /// The pin's index entries (markers of older code do not say).
+    entries: Option<Entries>,
 }
 
 /// What the totals and markers give a status-only listing.
@@ -129,7 +136,12 @@ impl Changes {
         } else if let Some(stamp) = tail.strip_prefix(MARKER) {
             if let Some(stamp) = RequestId::parse(stamp) {
                 let change = metadata.and_then(parse_change);
-                self.markers.push(Marker { stamp, change });
+                let entries = metadata.and_then(Entries::read);
+                self.markers.push(Marker {
+                    stamp,
+                    change,
+                    entries,
+                });
             }
             true
         } else {
@@ -140,9 +152,16 @@ impl Changes {
     /// The totals and the pins changed since, or `Unknown` when a marker may or may not be in
     /// the totals, comes from older code, or there are too many changed pins to read.
     pub fn base(&self) -> Base {
+        self.base_at(None)
+    }
+
+    /// As `base`, and `Unknown` when a change after the totals is older than
+    /// `REPAIR_AFTER_MS` at `now`: the scan that follows repairs what it names.
+    pub fn base_at(&self, now: Option<Millis>) -> Base {
         let Some(stored) = self.stored else {
             return Base::Unknown;
         };
+        let stale = |at: u64| now.is_some_and(|n| at.saturating_add(REPAIR_AFTER_MS) < n.0);
         // Per pin: the time of its earliest marker, and the status that marker read.
         let mut earliest: BTreeMap<RequestId, (u64, Option<Status>)> = BTreeMap::new();
         for m in &self.markers {
@@ -150,7 +169,7 @@ impl Changes {
             if at < stored.cutoff {
                 break; // newest first: the rest are in the totals too
             }
-            let Some((pin, before)) = m.change.filter(|_| at > stored.end) else {
+            let Some((pin, before)) = m.change.filter(|_| at > stored.end && !stale(at)) else {
                 return Base::Unknown;
             };
             match earliest.get_mut(&pin) {
@@ -219,8 +238,20 @@ impl Changes {
             let at = m.stamp.created().0;
             at < in_force.cutoff && at.saturating_add(PRUNE_SLACK_MS) < fresh.cutoff
         };
+        // Each pin's newest marker (they are listed newest first) says what to repair: the
+        // pin's entries are made to agree with its record before that marker goes.
+        let mut seen = HashSet::new();
+        let newest: HashSet<RequestId> = self
+            .markers
+            .iter()
+            .filter(|m| m.change.is_some_and(|(pin, _)| seen.insert(pin)))
+            .map(|m| m.stamp)
+            .collect();
         let old = self.markers.iter().filter(prunable);
         for m in old.rev().take(PRUNE_PER_SCAN) {
+            if let Some((pin, _)) = m.change.filter(|_| newest.contains(&m.stamp)) {
+                repair::pin(kv, user, &pin, m.entries.as_ref()).await?;
+            }
             kv.delete(&marker(user, &m.stamp)).await?;
         }
         Ok(())
@@ -266,11 +297,15 @@ pub async fn mark_change<K: Kv>(
     now: Millis,
     pin: &RequestId,
     before: Option<Status>,
+    entries: Option<&Entries>,
 ) -> Result<(), KvError> {
-    let meta = match before {
+    let mut meta = match before {
         Some(s) => json!({ "r": pin.as_str(), "b": s.as_str() }),
         None => json!({ "r": pin.as_str() }),
     };
+    if let Some(e) = entries {
+        e.write(&mut meta);
+    }
     kv.put(&marker(user, &stamp(now)?), "", &meta, None).await
 }
 
@@ -318,6 +353,7 @@ mod tests {
         Marker {
             stamp: RequestId::new(Millis(ms), ms ^ pin),
             change: Some((RequestId::new(Millis(T0 - 1_000_000), pin), before)),
+            entries: None,
         }
     }
 
@@ -387,6 +423,7 @@ mod tests {
             markers: vec![Marker {
                 stamp: RequestId::new(Millis(t.end + 1), 1),
                 change: None,
+                entries: None,
             }],
         };
         assert_eq!(older_code.base(), Base::Unknown);

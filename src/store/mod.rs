@@ -7,4 +7,5 @@ pub mod kv;
 pub mod names;
 pub mod pins;
 pub mod record;
+pub mod repair;
 pub mod tokens;
