@@ -72,10 +72,9 @@ impl<K: Kv, U: Upstream> UpstreamPins<'_, K, U> {
         let y_unpinned = known_y.is_none_or(|s| s.upstream_id.is_none());
         let known_x = self.keys().state(x.canonical()).await?;
         let upstream_x = known_x
-            .as_ref()
             .filter(|s| s.releasing.is_none() && s.status != Status::Failed)
-            .and_then(|s| s.upstream_id.clone());
-        let Some(rid) = upstream_x.filter(|_| y_unpinned) else {
+            .and_then(|s| Some((s.upstream_id.clone()?, s)));
+        let Some((rid, mut marked)) = upstream_x.filter(|_| y_unpinned) else {
             return Ok(None);
         };
         let (holders, more) = self.keys().holders(x.canonical(), None).await?;
@@ -108,7 +107,6 @@ impl<K: Kv, U: Upstream> UpstreamPins<'_, K, U> {
         self.keys()
             .enqueue(x.canonical(), self.user, old_id, now, now.0)
             .await?;
-        let mut marked = known_x.clone().expect("an upstream id comes from a state");
         marked.releasing = Some(now.0);
         self.keys().put_state(x.canonical(), &marked).await?;
         let y = pin.cid.canonical();
