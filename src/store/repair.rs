@@ -73,12 +73,10 @@ pub async fn pin<K: Kv>(
 ) -> Result<(), KvError> {
     let Some(raw) = kv.get(&keys::pin(user, id)).await? else {
         // Gone: no entry may point at it.
-        for key in marked.map(|e| e.keys(user, id)).unwrap_or_default() {
-            if kv.get(&key).await?.is_some() {
-                kv.delete(&key).await?;
-            }
-        }
-        return Ok(());
+        return match marked {
+            Some(entries) => drop_entries(kv, user, id, entries).await,
+            None => Ok(()),
+        };
     };
     // Unreadable: not ours to judge (reads report it).
     let Some(record) = PinRecord::from_json(&raw) else {
@@ -91,6 +89,21 @@ pub async fn pin<K: Kv>(
     for key in Entries::of(&cid, record.name.as_deref()).keys(user, id) {
         if kv.get(&key).await?.is_none() {
             kv.put(&key, "", &meta, None).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Deletes whichever of a pin's entries exist (a `get` each, a delete only where one does).
+pub async fn drop_entries<K: Kv>(
+    kv: &K,
+    user: &UserId,
+    id: &RequestId,
+    entries: &Entries,
+) -> Result<(), KvError> {
+    for key in entries.keys(user, id) {
+        if kv.get(&key).await?.is_some() {
+            kv.delete(&key).await?;
         }
     }
     Ok(())
