@@ -112,7 +112,7 @@ impl Faults {
     }
 
     /// Runs one step through the plan: `run` is the operation, `failed` its error.
-    async fn step<T>(&self, label: &str, run: impl Future<Output = T>, failed: T) -> T {
+    pub async fn step<T>(&self, label: &str, run: impl Future<Output = T>, failed: T) -> T {
         match self.begin(label) {
             Go::Run => run.await,
             Go::Fail => failed,
