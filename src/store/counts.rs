@@ -199,14 +199,15 @@ impl Changes {
 
     /// After a full scan begun at `now`: stores its totals if no marker falls where they could
     /// not tell whether it is counted and the totals in force are not as good, then deletes
-    /// the markers no totals can need any more (at most `PRUNE_PER_SCAN`, oldest first).
+    /// the markers no totals can need any more (at most `PRUNE_PER_SCAN`, oldest first),
+    /// each after repairing the pin it names. Returns how many it pruned.
     pub async fn store<K: Kv>(
         &self,
         kv: &K,
         user: &UserId,
         tally: Tally,
         now: Millis,
-    ) -> Result<(), KvError> {
+    ) -> Result<usize, KvError> {
         let end = match kv.clock() {
             Some(t) => t.0.max(now.0) + CLOCK_SKEW_MS,
             None => now.0 + SCAN_SPAN_MS,
@@ -230,7 +231,7 @@ impl Changes {
             self.stored
         };
         let Some(in_force) = in_force else {
-            return Ok(());
+            return Ok(0);
         };
         // In the totals in force, and older than what any scan still running (begun within
         // its span) counted: no totals stored now or later can need these.
@@ -248,13 +249,15 @@ impl Changes {
             .map(|m| m.stamp)
             .collect();
         let old = self.markers.iter().filter(prunable);
+        let mut pruned = 0;
         for m in old.rev().take(PRUNE_PER_SCAN) {
             if let Some((pin, _)) = m.change.filter(|_| newest.contains(&m.stamp)) {
                 repair::pin(kv, user, &pin, m.entries.as_ref()).await?;
             }
             kv.delete(&marker(user, &m.stamp)).await?;
+            pruned += 1;
         }
-        Ok(())
+        Ok(pruned)
     }
 }
 
