@@ -10,7 +10,7 @@ cargo clippy --target wasm32-unknown-unknown -- -D warnings
 cargo test -- --skip faults_ --skip parsers_
 # Fault injection at every step and the parsers' property tests print their figures (fault
 # points tried, invariant checks made, violations, fuzz cases run).
-cargo test --test faults --test parsers_prop -- --nocapture
+cargo test --test faults --test r2_faults --test parsers_prop -- --nocapture
 bash scripts/build.sh
 node --test --test-concurrency=1 miniflare-tests/*.test.mjs
 # The spec as the judge: schemathesis drives the worker under `wrangler dev` from the OpenAPI
