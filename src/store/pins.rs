@@ -148,7 +148,9 @@ impl<'a, K: Kv> PinStore<'a, K> {
                 let scan = self.scan(&prefix, q, Some(&mut lead), now, render, &mut listing);
                 if let Some(tally) = scan.await? {
                     let pruned = lead.changes.store(self.kv, self.user, tally, now).await?;
-                    lead.backfill.finish(self.kv, self.user, pruned, now).await?;
+                    lead.backfill
+                        .finish(self.kv, self.user, pruned, now)
+                        .await?;
                 }
             }
             Some(cids) if cids.len() == 1 => {
