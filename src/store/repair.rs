@@ -8,8 +8,8 @@
 //! absent once it is gone. So an add that stopped before its entries, or a delete that stopped
 //! between its entries and its record, ends up wholly there; a pin whose record went ends up
 //! wholly gone. Why this is safe against requests running at the same time: docs/storage.md,
-//! "Order of writes". Costs: one `get` of the record and one per entry; a write only where an
-//! entry was wrong.
+//! "Order of writes". Costs: one `get` of the record and one per entry; a write (and one more
+//! look at the record) only where an entry was wrong.
 
 use super::keys;
 use super::kv::{Kv, KvError};
@@ -86,10 +86,19 @@ pub async fn pin<K: Kv>(
         return Ok(());
     };
     let meta = record.to_metadata();
-    for key in Entries::of(&cid, record.name.as_deref()).keys(user, id) {
+    let entries = Entries::of(&cid, record.name.as_deref());
+    let mut wrote = false;
+    for key in entries.keys(user, id) {
         if kv.get(&key).await?.is_none() {
             kv.put(&key, "", &meta, None).await?;
+            wrote = true;
         }
+    }
+    // A delete of the pin that ran meanwhile may have gone past these keys already: look
+    // once more, and take back what we put if the record is gone (what is left in a narrower
+    // window, the delete's own marker names for the next repair).
+    if wrote && kv.get(&keys::pin(user, id)).await?.is_none() {
+        drop_entries(kv, user, id, &entries).await?;
     }
     Ok(())
 }
