@@ -67,7 +67,7 @@ fn a_stopped_add_is_repaired_and_a_racing_delete_still_wins() {
         // As an add that stopped after its record: no CID or name entry.
         c.kv.map
             .borrow_mut()
-            .retain(|k, _| !(k.ends_with(&id) && !k.starts_with("p/")));
+            .retain(|k, _| !k.ends_with(&id) || k.starts_with("p/"));
         assert_eq!(keys_of(&c, &id).len(), 1);
         c.now += REPAIR_AFTER_MS + 60_000;
         let (listed, deleted) = interleave(
