@@ -17,6 +17,7 @@
 // (bench/.data/N/run), so what one run writes (pins, change markers, stored totals) can never
 // shift the next run's figures. Every listing's `count` is checked against the seed.
 import { spawn, execFileSync } from "node:child_process";
+import { workerdCpuNs } from "./workerd.mjs";
 import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
@@ -24,6 +25,7 @@ import { gzipSync } from "node:zlib";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
+import { workerdCpuNs } from "./workerd-cpu.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const DATA = `${root}bench/.data`;
@@ -155,32 +157,6 @@ function expectedCount(pins, { status = ["pinned"], name, match = "exact", meta,
 
 // ---------------------------------------------------------------------------------------------
 // Measuring
-
-/** Nanoseconds of CPU the workerd process (Miniflare's runtime, a child of this one) has used. */
-function workerdCpuNs() {
-  if (!existsSync("/proc")) return NaN; // Linux only
-  let total = 0;
-  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
-    let stat;
-    try {
-      stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    } catch {
-      continue;
-    }
-    const close = stat.lastIndexOf(")");
-    const comm = stat.slice(stat.indexOf("(") + 1, close);
-    const ppid = Number(stat.slice(close + 2).split(" ")[1]);
-    if (ppid !== process.pid || !comm.startsWith("workerd")) continue;
-    for (const task of readdirSync(`/proc/${pid}/task`)) {
-      try {
-        total += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, "utf8").split(" ")[0]);
-      } catch {
-        // the thread ended meanwhile
-      }
-    }
-  }
-  return total;
-}
 
 function parseOps(header) {
   if (!header) throw new Error("no x-kv-ops header: is DEBUG_KV_OPS on?");

@@ -66,7 +66,7 @@ mkdir -p "$RUN_DIR" "$REPORT_DIR"
 #  - [[ratelimits]]: a per-user limit of N requests a minute would turn most of a fast fuzz run into
 #    429s; without the binding the worker applies no limit (src/edge/limiter.rs). Rate limiting is not
 #    what this run tests.
-# main= becomes an absolute path to the build output.
+# main= becomes an absolute path to the build output, and so does [assets] directory=.
 "$FUZZ_DIR/.venv/bin/python" - "$WRANGLER_CONFIG" "$ROOT" "$RUN_DIR/wrangler.json" <<'PY' ||
 import json, os, sys, tomllib
 src, root, out = sys.argv[1:4]
@@ -81,6 +81,10 @@ main = cfg.get("main")
 if not main:
     sys.exit(f"fuzz: no main = in {src}")
 cfg["main"] = os.path.join(root, main)
+# The console's static assets ([assets], README "Console"), by absolute path like main: the same
+# routing as deployed (a path naming a console file is served from it, the API goes to the worker).
+if "assets" in cfg and "directory" in cfg["assets"]:
+    cfg["assets"]["directory"] = os.path.join(root, cfg["assets"]["directory"])
 if not os.path.isfile(cfg["main"]):
     sys.exit(f"fuzz: {main} is missing: run 'bash scripts/build.sh' first")
 with open(out, "w") as f:

@@ -15,10 +15,12 @@ export const BASE = "http://pins.test";
 
 /**
  * Starts the worker. `bindings` override the defaults (instant backend, three users, KV op
- * counting on); `rateLimit` adds the RATE_LIMITER binding with that many requests a minute;
- * `port` (e.g. 0) also serves it over HTTP on 127.0.0.1 for clients that need a real socket.
+ * counting on, large daily budgets); `rateLimit` adds the RATE_LIMITER binding with that many
+ * requests a minute, `signInLimit` the SIGNIN_LIMITER binding with that many per address;
+ * `port` (e.g. 0) also serves it over HTTP on 127.0.0.1 for clients that need a real socket;
+ * `handleRuntimeStdio(stdout, stderr)` receives workerd's output (its console, for log checks).
  */
-export async function startWorker({ bindings = {}, rateLimit, port, extra = {} } = {}) {
+export async function startWorker({ bindings = {}, rateLimit, signInLimit, port, handleRuntimeStdio, extra = {} } = {}) {
   if (!existsSync(script)) {
     throw new Error("build/index.js is missing: run `bash scripts/build.sh` first");
   }
@@ -29,20 +31,32 @@ export async function startWorker({ bindings = {}, rateLimit, port, extra = {} }
     compatibilityDate: "2026-04-20",
     kvNamespaces: ["PINS"],
     // The CIDs' gates (wrangler.toml): a Durable Object per CID, SQLite-backed as deployed.
-    durableObjects: { CID_GATES: { className: "CidGate", useSQLite: true } },
+    // The users' daily budgets (wrangler.toml): a Durable Object per user; the bindings below
+    // make them large unless a test sets its own.
+    durableObjects: {
+      CID_GATES: { className: "CidGate", useSQLite: true },
+      USER_QUOTAS: { className: "UserQuota", useSQLite: true },
+    },
     bindings: {
       USERS: JSON.stringify(USERS),
       JWT_SECRET: "miniflare-tests-secret-0123456789",
       PIN_BACKEND: "instant",
       DELEGATES: DELEGATE,
       DEBUG_KV_OPS: "1",
+      DAILY_WRITES_PER_USER: "100000",
+      DAILY_LISTS_PER_USER: "100000",
       ...bindings,
     },
   };
-  Object.assign(options, extra);
+  options.ratelimits = {};
   if (rateLimit) {
-    options.ratelimits = { RATE_LIMITER: { simple: { limit: rateLimit, period: 60 } } };
+    options.ratelimits.RATE_LIMITER = { simple: { limit: rateLimit, period: 60 } };
   }
+  if (signInLimit) {
+    options.ratelimits.SIGNIN_LIMITER = { simple: { limit: signInLimit, period: 60 } };
+  }
+  Object.assign(options, extra);
+  if (handleRuntimeStdio) options.handleRuntimeStdio = handleRuntimeStdio;
   if (port !== undefined) {
     options.host = "127.0.0.1";
     options.port = port;

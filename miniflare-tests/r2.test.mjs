@@ -128,6 +128,20 @@ test("a small file, a multi-megabyte file (pinned by its CIDv0), a directory and
   }
   assert.equal((await settled("alice", big.requestid)).pin.cid, v0, "the pin keeps the CID as given");
   for (const name of ["small.txt", "big.bin", "site", "hamt"]) await assertKeptWhole(name);
+  // info.dag_size is the DAG's blocks' bytes, each once, as @ipld/car counts them.
+  let total = 0;
+  for (const [p, name] of [[small, "small.txt"], [big, "big.bin"], [site, "site"], [hamt, "hamt"]]) {
+    const size = [...(await blocksOf(fx[name].car)).values()].reduce((a, b) => a + b, 0);
+    assert.equal((await settled("alice", p.requestid)).info.dag_size, String(size), name);
+    total += size;
+  }
+  const usage = await w.call("GET", "/usage", { as: "alice" });
+  assert.equal(usage.status, 200, usage.text);
+  assert.deepEqual(usage.body, {
+    pins: { queued: 0, pinning: 0, pinned: 4, failed: 0 },
+    bytes: total,
+    quota_bytes: null,
+  });
 });
 
 test("a gateway that corrupts a block costs a retry at the other one, never a stored block", async () => {
@@ -206,11 +220,18 @@ test("two users pinning one CID fetch it once; the last holder's delete releases
   assert.equal((await settled("alice", a.requestid)).status, "pinned");
   assert.equal((await settled("bob", b.requestid)).status, "pinned");
   assert.equal(asked(), 1, "one fetch for both");
+  // Bytes of one CID held by two users count for both.
+  const size = [...(await blocksOf(fx["shared.bin"].car)).values()].reduce((x, y) => x + y, 0);
+  const before = { alice: (await w.call("GET", "/usage", { as: "alice" })).body, bob: (await w.call("GET", "/usage", { as: "bob" })).body };
+  assert.ok(before.alice.bytes >= size && before.bob.bytes >= size);
   const sweep = async () => {
     const r = await (await w.mf.getWorker()).scheduled({ cron: "* * * * *" });
     assert.equal(r.outcome, "ok");
   };
   assert.equal((await w.call("DELETE", `/pins/${a.requestid}`, { as: "alice" })).status, 202);
+  const after = (await w.call("GET", "/usage", { as: "alice" })).body;
+  assert.equal(after.bytes, before.alice.bytes - size, "a delete takes its bytes off at once");
+  assert.equal(after.pins.pinned, before.alice.pins.pinned - 1);
   await sweep();
   await sweep();
   assert.ok((await kept(c)).keys.length > 0, "bob still holds it");

@@ -3,6 +3,7 @@
 use crate::auth::{users::Users, AuthConfig};
 use crate::backend::Backend;
 use crate::domain::origins::looks_like_multiaddr;
+use crate::gateway::{parse_mode, Mode};
 use crate::r2::{self, sources::parse_gateways, R2Settings, DEFAULT_GATEWAYS};
 
 pub const DEFAULT_TOKEN_TTL_SECS: u64 = 365 * 24 * 3600;
@@ -17,7 +18,18 @@ pub struct Config {
     pub delegates: Vec<String>,
     pub token_ttl_secs: u64,
     pub debug_kv_ops: bool,
+    /// Write requests one user may make per UTC day; 0: no budget.
+    pub daily_writes: u32,
+    /// Listings one user may make per UTC day (a `cid=` lookup counts one per CID); 0: none.
+    pub daily_lists: u32,
+    /// Who may read `/ipfs/…` (README, "Reading pins back: the gateway").
+    pub gateway: Mode,
 }
+
+/// Sized for the free plan (1,000 KV writes, deletes and lists a day for the whole account):
+/// one user's adds (3 writes each) stay under a third of it. README, "Rate limits".
+pub const DEFAULT_DAILY_WRITES: u32 = 100;
+pub const DEFAULT_DAILY_LISTS: u32 = 300;
 
 impl Config {
     /// `get` reads a var or secret by name. Errors name the setting, never its value.
@@ -45,6 +57,15 @@ impl Config {
                 .ok_or("TOKEN_TTL_SECONDS must be a positive integer")?,
             None => DEFAULT_TOKEN_TTL_SECS,
         };
+        let daily = |k: &str, default: u32| match get(k) {
+            Some(v) => v
+                .trim()
+                .parse::<u32>()
+                .map_err(|_| format!("{k} must be an integer from 0 (no budget) to {}", u32::MAX)),
+            None => Ok(default),
+        };
+        let daily_writes = daily("DAILY_WRITES_PER_USER", DEFAULT_DAILY_WRITES)?;
+        let daily_lists = daily("DAILY_LISTS_PER_USER", DEFAULT_DAILY_LISTS)?;
         let debug_kv_ops = get("DEBUG_KV_OPS").is_some_and(|v| v == "1" || v == "true");
         let upstream = match backend {
             Backend::Upstream | Backend::R2 => Some(UpstreamSettings::from_env(backend, &get)?),
@@ -57,6 +78,9 @@ impl Config {
             delegates,
             token_ttl_secs,
             debug_kv_ops,
+            daily_writes,
+            daily_lists,
+            gateway: parse_mode(get("GATEWAY").as_deref())?,
         })
     }
 }
@@ -115,6 +139,7 @@ impl UpstreamSettings {
                     .max(1) as u32,
                 retry_secs: number("R2_RETRY_SECONDS", r2::DEFAULT_RETRY_SECS, 86_400)?,
                 max_tries: number("R2_MAX_TRIES", r2::DEFAULT_MAX_TRIES.into(), 100)?.max(1) as u32,
+                quota: r2::Quota::parse(set("QUOTA_BYTES").as_deref(), set("QUOTAS").as_deref())?,
             }),
             _ => psa_from_env(&set)?,
         };
@@ -146,11 +171,13 @@ fn psa_from_env(set: &impl Fn(&str) -> Option<String>) -> Result<Provider, Strin
 /// delegate and gives up on a pin whose delegates it cannot parse.
 pub fn parse_delegates(s: &str) -> Result<Vec<String>, String> {
     let mut out: Vec<String> = Vec::new();
-    for d in s
+    for (i, d) in s
         .split(|c: char| c == ',' || c.is_whitespace())
         .filter(|d| !d.is_empty())
+        .enumerate()
     {
-        let bad = |why: &str| format!("DELEGATES: '{d}' {why}");
+        // DELEGATES may be a secret: say which item and what is wrong, never the item.
+        let bad = |why: &str| format!("DELEGATES: item {} {why}", i + 1);
         looks_like_multiaddr(d).map_err(bad)?;
         let peer = d
             .rsplit_once("/p2p/")
@@ -194,6 +221,59 @@ mod tests {
         assert!(parse_delegates("").is_err());
         assert!(parse_delegates("/ip4/127.0.0.1/tcp/4001").is_err());
         assert!(parse_delegates("/ip4/127.0.0.1/tcp/4001/p2p/notapeer").is_err());
+    }
+
+    /// A setting's error names the setting and what is wrong with it, never its value: the text
+    /// is every client's 500 and the log's line. One bad value per setting the worker reads.
+    #[test]
+    fn errors_never_quote_a_value() {
+        const SECRET: &str = "s3cr3t-739184265";
+        let good = |k: &str| -> Option<String> {
+            Some(match k {
+                "USERS" => r#"{"dev":"dev"}"#.to_owned(),
+                "JWT_SECRET" => "0123456789abcdef".to_owned(),
+                "PIN_BACKEND" => "upstream".to_owned(),
+                "DELEGATES" => PEER.to_owned(),
+                "UPSTREAM_URL" => "https://cluster.example".to_owned(),
+                "UPSTREAM_TOKEN" => "t".to_owned(),
+                _ => return None,
+            })
+        };
+        let bad_values = [
+            ("USERS", format!(r#"{{"bob":{}}}"#, 739184265)),
+            ("USERS", format!(r#"{{"bob/{SECRET}":"pw"}}"#)),
+            ("USERS", format!(r#"{{"bob":"{SECRET}""#)),
+            ("USERS", format!(r#"["{SECRET}"]"#)),
+            ("JWT_SECRET", "s3cr3t".to_owned()),
+            ("PIN_BACKEND", SECRET.to_owned()),
+            ("DELEGATES", format!("{PEER},/ip4/{SECRET}")),
+            ("DELEGATES", format!("/ip4/1.2.3.4/tcp/1/p2p/{SECRET}")),
+            ("DELEGATES", format!("{SECRET} {PEER}")),
+            ("TOKEN_TTL_SECONDS", SECRET.to_owned()),
+            ("UPSTREAM_URL", format!("ftp://{SECRET}")),
+            ("UPSTREAM_REFRESH_SECONDS", SECRET.to_owned()),
+            ("UPSTREAM_RETRY_SECONDS", SECRET.to_owned()),
+            ("UPSTREAM_RELEASE_GRACE_SECONDS", SECRET.to_owned()),
+            ("UPSTREAM_SWEEP_BUDGET", SECRET.to_owned()),
+            ("DAILY_WRITES_PER_USER", SECRET.to_owned()),
+            ("DAILY_LISTS_PER_USER", "-1".to_owned()),
+        ];
+        for (setting, value) in bad_values {
+            let env = |k: &str| {
+                if k == setting {
+                    Some(value.clone())
+                } else {
+                    good(k)
+                }
+            };
+            let e = Config::from_env(env)
+                .err()
+                .unwrap_or_else(|| panic!("{setting}"));
+            assert!(e.contains(setting), "{setting}: {e}");
+            for secret in ["739184265", "s3cr3t", "bob"] {
+                assert!(!e.contains(secret), "{setting} quoted its value: {e}");
+            }
+        }
     }
 
     #[test]

@@ -13,13 +13,18 @@ pub enum ApiError {
     NotFound(String),
     /// 405: the path exists but not with this method; carries the `Allow` list.
     MethodNotAllowed(&'static str),
+    /// 406: the gateway cannot answer this content in the form asked (a dag-cbor block as a
+    /// web page).
+    NotAcceptable(String),
+    /// 416: a `Range` outside the content; carries its length (`Content-Range: bytes */n`).
+    RangeNotSatisfiable(u64),
     /// 409: the request is well-formed but the user's current pins forbid it (a documented
     /// limit reached). The spec lists 409 for every `/pins` write.
     Conflict(String),
     /// 413: request body above the documented bound.
     PayloadTooLarge(String),
-    /// 429: over the rate limit; carries the seconds to wait (`Retry-After`).
-    TooManyRequests(u32),
+    /// 429: over a limit; says which, and carries the seconds to wait (`Retry-After`).
+    TooManyRequests(String, u32),
     /// 500: our fault or our configuration's; details are for the operator's logs too.
     Internal(String),
 }
@@ -31,9 +36,11 @@ impl ApiError {
             ApiError::Unauthorized(_) => 401,
             ApiError::NotFound(_) => 404,
             ApiError::MethodNotAllowed(_) => 405,
+            ApiError::NotAcceptable(_) => 406,
+            ApiError::RangeNotSatisfiable(_) => 416,
             ApiError::Conflict(_) => 409,
             ApiError::PayloadTooLarge(_) => 413,
-            ApiError::TooManyRequests(_) => 429,
+            ApiError::TooManyRequests(..) => 429,
             ApiError::Internal(_) => 500,
         }
     }
@@ -44,9 +51,11 @@ impl ApiError {
             ApiError::Unauthorized(_) => "UNAUTHORIZED",
             ApiError::NotFound(_) => "NOT_FOUND",
             ApiError::MethodNotAllowed(_) => "METHOD_NOT_ALLOWED",
+            ApiError::NotAcceptable(_) => "NOT_ACCEPTABLE",
+            ApiError::RangeNotSatisfiable(_) => "RANGE_NOT_SATISFIABLE",
             ApiError::Conflict(_) => "PIN_LIMIT_REACHED",
             ApiError::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
-            ApiError::TooManyRequests(_) => "TOO_MANY_REQUESTS",
+            ApiError::TooManyRequests(..) => "TOO_MANY_REQUESTS",
             ApiError::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -57,17 +66,26 @@ impl ApiError {
             | ApiError::Unauthorized(d)
             | ApiError::NotFound(d)
             | ApiError::Conflict(d)
+            | ApiError::NotAcceptable(d)
             | ApiError::PayloadTooLarge(d)
             | ApiError::Internal(d) => d.clone(),
             ApiError::MethodNotAllowed(allow) => format!("method not allowed; allowed: {allow}"),
-            ApiError::TooManyRequests(secs) => {
-                format!("rate limit exceeded; retry in {secs} seconds")
+            ApiError::RangeNotSatisfiable(len) => {
+                format!("the range is outside the content's {len} bytes")
+            }
+            ApiError::TooManyRequests(what, secs) => {
+                format!("{what}; retry in {secs} seconds")
             }
         }
     }
 
     pub fn bad(field: &str, why: impl fmt::Display) -> Self {
         ApiError::BadRequest(format!("{field}: {why}"))
+    }
+
+    /// Over the per-user request rate.
+    pub fn rate_limited() -> Self {
+        ApiError::TooManyRequests("rate limit exceeded".into(), crate::limits::PERIOD_SECS)
     }
 
     pub fn pin_not_found() -> Self {

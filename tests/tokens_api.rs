@@ -1,11 +1,9 @@
-//! Access tokens natively: issue → use → list → revoke → 401, rotation, isolation, rate limits.
+//! Access tokens natively: issue → use → list → revoke → 401, rotation, isolation.
+//! (Rate limits: tests/limits.rs.)
 
 mod common;
 
-use common::{basic, Client};
-use edge_pinning::limits::Limiter;
-use std::cell::RefCell;
-use std::collections::BTreeMap;
+use common::Client;
 
 fn issue(c: &Client, user: &str, body: &str) -> (String, String) {
     let a = c.call(user, "POST", "/token", body);
@@ -156,56 +154,4 @@ fn rotating_the_password_invalidates_tokens() {
     })
     .unwrap();
     assert_eq!(c.call_as(&bearer(&t), "GET", "/pins", "").status, 401);
-}
-
-/// Allows `n` requests per key.
-struct Budget(usize, RefCell<BTreeMap<String, usize>>);
-
-impl Limiter for Budget {
-    async fn allow(&self, key: &str) -> bool {
-        let mut m = self.1.borrow_mut();
-        let used = m.entry(key.to_owned()).or_default();
-        *used += 1;
-        *used <= self.0
-    }
-}
-
-#[test]
-fn rate_limits_per_user_and_per_address_for_failures() {
-    let c = Client::new("instant", 1000);
-    let budget = Budget(3, RefCell::default());
-    let ten = (0..10).map(common::cid).collect::<Vec<_>>().join(",");
-    for _ in 0..3 {
-        let a = c.call_limited(
-            &budget,
-            &basic("alice"),
-            "GET",
-            &format!("/pins?cid={ten}"),
-            "",
-        );
-        assert_eq!(a.status, 200, "a 10-CID lookup counts once");
-    }
-    let over = c.call_limited(&budget, &basic("alice"), "GET", "/pins", "");
-    assert_eq!(over.status, 429);
-    assert_eq!(over.reply.header("retry-after"), Some("60"));
-    assert_eq!(over.body["error"]["reason"], "TOO_MANY_REQUESTS");
-    assert_eq!(
-        c.call_limited(&budget, &basic("bob"), "GET", "/pins", "")
-            .status,
-        200,
-        "per user"
-    );
-    for _ in 0..3 {
-        assert_eq!(
-            c.call_limited(&budget, "Basic bWFsbG9yeTp4", "GET", "/pins", "")
-                .status,
-            401
-        );
-    }
-    assert_eq!(
-        c.call_limited(&budget, "Basic bWFsbG9yeTp4", "GET", "/pins", "")
-            .status,
-        429,
-        "guessing is limited"
-    );
 }

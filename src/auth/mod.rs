@@ -81,6 +81,13 @@ pub fn authenticate(
     }
 }
 
+/// Whether the credentials are a password (Basic), the one kind a client could guess.
+pub fn is_password(header: Option<&str>) -> bool {
+    header
+        .and_then(|h| h.split_whitespace().next())
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("basic"))
+}
+
 fn decode_basic(credentials: &str) -> Result<(String, String), ApiError> {
     let malformed = || unauthorized("malformed Basic credentials");
     let bytes = STANDARD.decode(credentials).map_err(|_| malformed())?;

@@ -1,24 +1,41 @@
 //! The user registry, read from the `USERS` secret: a JSON object `{"name": "password", ...}`.
 
 use super::user::UserId;
+use serde_json::{error::Category, Value};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
 pub struct Users(BTreeMap<UserId, String>);
 
 impl Users {
+    /// Errors say what is wrong with the secret's shape and never quote it: the text reaches
+    /// every client (a 500) and the logs, and a value, a name or a parser's excerpt of either
+    /// could be a password.
     pub fn parse(json: &str) -> Result<Users, String> {
-        let raw: BTreeMap<String, String> = serde_json::from_str(json)
-            .map_err(|e| format!("USERS must be a JSON object of user name to password ({e})"))?;
+        let shape = "USERS must be a JSON object of user name to password";
+        let value: Value = serde_json::from_str(json).map_err(|e| match e.classify() {
+            Category::Syntax | Category::Eof => format!(
+                "{shape}: it is not valid JSON (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
+            _ => format!("{shape}: it is not JSON"),
+        })?;
+        let Value::Object(raw) = value else {
+            return Err(format!("{shape}: it is JSON but not an object"));
+        };
         let mut users = BTreeMap::new();
         for (name, password) in raw {
+            let Value::String(password) = password else {
+                return Err(format!("{shape}: a password is not a string"));
+            };
             if password.is_empty() {
-                return Err(format!("USERS: user '{name}' has an empty password"));
+                return Err(format!("{shape}: a password is empty"));
             }
-            users.insert(
-                UserId::parse(&name).map_err(|e| format!("USERS: {e}"))?,
-                password,
-            );
+            let id = UserId::parse(&name).map_err(|_| {
+                format!("{shape}: a user name is not 1-64 characters of A-Z a-z 0-9 . _ @ -")
+            })?;
+            users.insert(id, password);
         }
         Ok(Users(users))
     }
@@ -71,6 +88,32 @@ mod tests {
         assert!(Users::parse(r#"{"a/b":"pw"}"#).is_err());
         assert!(Users::parse(r#"{"a":""}"#).is_err());
         assert!(Users::parse(r#"{"a":1}"#).is_err());
+    }
+
+    /// Every refusal names the setting and the shape's fault, never a value, a user name, or a
+    /// parser's excerpt of either (serde's messages quote what they found).
+    #[test]
+    fn refusals_never_quote_the_secret() {
+        for bad in [
+            r#"{"bob":739184265}"#,
+            r#"{"bob":"739184265","carol-739184265":1}"#,
+            r#"{"bob/739184265":"pw"}"#,
+            r#"{"bob":""}"#,
+            r#"{"bob":["739184265"]}"#,
+            r#"["bob","739184265"]"#,
+            r#""bob:739184265""#,
+            "bob:739184265",
+            r#"{"bob":"739184265""#,
+            r#"{"bob":"739184265"} 739184265"#,
+            "739184265",
+        ] {
+            let e = Users::parse(bad).err().expect(bad);
+            assert!(e.starts_with("USERS"), "{e}");
+            assert!(
+                !e.contains("739184265") && !e.contains("bob"),
+                "{bad} -> {e}"
+            );
+        }
     }
 
     #[test]

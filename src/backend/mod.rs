@@ -29,7 +29,8 @@ impl Backend {
             "none" => Ok(Backend::None),
             "upstream" => Ok(Backend::Upstream),
             "r2" => Ok(Backend::R2),
-            _ => Err("PIN_BACKEND is not one of: instant, none, upstream, r2".into()),
+            // Never the value: settings' errors reach every client.
+            _ => Err("PIN_BACKEND must be one of: instant, none, upstream, r2".into()),
         }
     }
 

@@ -18,6 +18,11 @@ impl Cid {
         if s.len() > MAX_CID_LEN {
             return Err(format!("longer than {MAX_CID_LEN} characters"));
         }
+        // The identity multibase (a leading NUL, then the CID's raw bytes as text) parses, but
+        // is echoed back as control characters: refused, and not quoted.
+        if s.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err("must be printable text (no control characters or whitespace)".into());
+        }
         let parsed =
             cid::Cid::try_from(s).map_err(|e| format!("'{s}' is not a valid CID ({e})"))?;
         // CIDv0 is always dag-pb + sha2-256, so it always has a v1 form.
@@ -70,6 +75,23 @@ mod tests {
             .unwrap();
         assert_eq!(Cid::parse(&z).unwrap().canonical(), b.canonical());
         assert_eq!(Cid::parse(&f).unwrap().canonical(), b.canonical());
+    }
+
+    #[test]
+    fn refuses_text_that_is_not_printable() {
+        let raw = cid::Cid::try_from(V1).unwrap().to_bytes();
+        let identity: String = std::iter::once('\0')
+            .chain(raw.iter().map(|&b| b as char))
+            .collect();
+        assert!(
+            cid::Cid::try_from(identity.as_str()).is_ok(),
+            "the crate takes it"
+        );
+        let e = Cid::parse(&identity).unwrap_err();
+        assert!(!e.contains('\0') && e.contains("printable"), "{e}");
+        for s in [format!("{V1}\n"), format!(" {V1}"), format!("{V0}\u{85}")] {
+            assert!(Cid::parse(&s).is_err(), "{s:?}");
+        }
     }
 
     #[test]

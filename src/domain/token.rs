@@ -3,7 +3,9 @@
 use crate::error::ApiError;
 use serde_json::Value;
 
-pub const MAX_LABEL_CHARS: usize = 255;
+/// A label's bound in bytes of UTF-8, not characters: the record is KV metadata, which KV
+/// bounds at 1024 bytes as serialized JSON; 255 bytes escape to at most 510.
+pub const MAX_LABEL_BYTES: usize = 255;
 /// Longest lifetime a client may ask for: ten years.
 pub const MAX_EXPIRES_IN_SECS: u64 = 10 * 365 * 24 * 3600;
 
@@ -46,15 +48,8 @@ impl TokenRequest {
         };
         let label = match obj.get("label") {
             None | Some(Value::Null) => None,
-            Some(Value::String(s)) if !s.is_empty() && s.chars().count() <= MAX_LABEL_CHARS => {
-                Some(s.clone())
-            }
-            Some(_) => {
-                return Err(ApiError::bad(
-                    "label",
-                    format!("must be a string of 1 to {MAX_LABEL_CHARS} characters"),
-                ))
-            }
+            Some(Value::String(s)) => Some(parse_label(s).map_err(|e| ApiError::bad("label", e))?),
+            Some(_) => return Err(ApiError::bad("label", "must be a string")),
         };
         let expires_in = match obj.get("expires_in") {
             None | Some(Value::Null) => None,
@@ -72,6 +67,19 @@ impl TokenRequest {
         };
         Ok(TokenRequest { label, expires_in })
     }
+}
+
+fn parse_label(s: &str) -> Result<String, String> {
+    if s.is_empty() || s.len() > MAX_LABEL_BYTES {
+        return Err(format!(
+            "must be 1 to {MAX_LABEL_BYTES} bytes of UTF-8, got {}",
+            s.len()
+        ));
+    }
+    if s.chars().any(char::is_control) {
+        return Err("must not contain control characters".into());
+    }
+    Ok(s.to_owned())
 }
 
 #[cfg(test)]
@@ -95,6 +103,9 @@ mod tests {
             br#"{"expires_in":-5}"#,
             br#"{"expires_in":1.5}"#,
             br#"{"expires_in":"60"}"#,
+            br#"{"label":"tab\there"}"#,
+            br#"{"label":"nul\u0000"}"#,
+            br#"{"label":"c1\u0085"}"#,
         ] {
             assert!(
                 TokenRequest::parse(bad).is_err(),
@@ -102,6 +113,27 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
+    }
+
+    /// The longest labels, however they are spelled, fit a token record in KV's 1024 bytes
+    /// of metadata (as serialized); one byte more is refused.
+    #[test]
+    fn labels_are_bounded_in_bytes() {
+        for unit in ["x", "\"", "\\", "é", "€", "😀"] {
+            let longest = unit.repeat(MAX_LABEL_BYTES / unit.len());
+            let body = serde_json::json!({ "label": longest }).to_string();
+            let label = TokenRequest::parse(body.as_bytes()).unwrap().label.unwrap();
+            let record = crate::store::tokens::TokenRecord {
+                label: Some(label),
+                created_ms: u64::MAX,
+                expires_secs: u64::MAX,
+            };
+            assert!(serde_json::to_string(&record).unwrap().len() <= 1024);
+            let over = serde_json::json!({ "label": format!("{longest}{unit}") }).to_string();
+            assert!(TokenRequest::parse(over.as_bytes()).is_err(), "{unit}");
+        }
+        let emoji = serde_json::json!({ "label": "😀".repeat(255) }).to_string();
+        assert!(TokenRequest::parse(emoji.as_bytes()).is_err());
     }
 
     #[test]

@@ -2,28 +2,34 @@
 //! the rate limiter from the environment, and turn the core's `Reply` back into a response.
 
 mod gate;
+mod gateway;
 mod kv;
 mod limiter;
+mod quota;
 mod r2;
 mod upstream;
 
 use crate::backend::Provider as Either;
 use crate::config::{Config, Provider, UpstreamSettings};
-use crate::domain::{pin, timestamp::Millis};
+use crate::domain::timestamp::Millis;
 use crate::error::ApiError;
-use crate::http::{HttpRequest, Reply};
+use crate::http::{body::RequestBody, HttpRequest, Reply};
+use crate::limits::Blocked;
 use crate::r2::keeper::Keeper;
 use crate::upstream::gate::Gates;
 use crate::upstream::{client::PsaClient, sweep, Counted, Throttle, Upstreaming};
+use futures_util::StreamExt;
 use worker::{
-    console_error, console_log, event, Context, Date, Env, MessageBatch, MessageExt, Request,
-    Response, Result, ScheduleContext, ScheduledEvent,
+    console_error, console_log, event, ByteStream, Context, Date, Env, MessageBatch, MessageExt,
+    Request, Response, Result, ScheduleContext, ScheduledEvent,
 };
 
 thread_local! {
     /// Read-triggered refreshes already made by this isolate (see `Throttle`); leaked once per
     /// isolate so that requests can borrow it across awaits.
     static THROTTLE: &'static Throttle = Box::leak(Box::default());
+    /// Addresses this isolate saw over their sign-in budget (see `limits::Blocked`).
+    static BLOCKED: &'static Blocked = Box::leak(Box::default());
 }
 
 #[event(start)]
@@ -38,8 +44,17 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
     if let Err(e) = &config {
         console_error!("configuration error: {e}");
     }
-    let limiter = limiter::BindingLimiter(env.rate_limiter("RATE_LIMITER").ok());
-    let reply = match (read_request(&mut req).await, env.kv("PINS")) {
+    let limiter = limiter::BindingLimiter {
+        requests: env.rate_limiter("RATE_LIMITER").ok(),
+        sign_ins: env.rate_limiter("SIGNIN_LIMITER").ok(),
+        blocked: BLOCKED.with(|b| *b),
+        quotas: env.durable_object("USER_QUOTAS").ok(),
+    };
+    if crate::http::router::is_gateway(&req.path()) {
+        let config = config.as_ref().map_err(String::as_str);
+        return gateway::fetch(&req, &env, &limiter, config, now).await;
+    }
+    let reply = match (read_request(&mut req), env.kv("PINS")) {
         (Ok(http), Ok(store)) => {
             let client = config
                 .as_ref()
@@ -183,35 +198,47 @@ fn setting(env: &Env, name: &str) -> Option<String> {
         .ok()
 }
 
-async fn read_request(req: &mut Request) -> std::result::Result<HttpRequest, Reply> {
-    let refuse = |e: ApiError| Reply::failure(&e).with_cors();
+/// The request's head; its body stays a stream for the app to read after sign-in.
+fn read_request(req: &mut Request) -> std::result::Result<HttpRequest<StreamBody>, Reply> {
     let header = |req: &Request, name: &str| req.headers().get(name).ok().flatten();
-    let declared: Option<usize> = header(req, "content-length").and_then(|v| v.parse().ok());
-    if declared.is_some_and(|n| n > pin::MAX_BODY_BYTES) {
-        return Err(refuse(pin::too_large()));
-    }
-    let method = req.inner().method();
-    let body = if method == "POST" {
-        req.bytes()
-            .await
-            .map_err(|_| refuse(ApiError::BadRequest("body: unreadable".into())))?
-    } else {
-        Vec::new()
-    };
-    if body.len() > pin::MAX_BODY_BYTES {
-        return Err(refuse(pin::too_large()));
-    }
     let url = req
         .url()
-        .map_err(|_| refuse(ApiError::BadRequest("unreadable URL".into())))?;
+        .map_err(|_| Reply::failure(&ApiError::BadRequest("unreadable URL".into())).with_cors())?;
     Ok(HttpRequest {
-        method,
+        method: req.inner().method(),
         path: url.path().to_owned(),
         query: url.query().unwrap_or("").to_owned(),
         authorization: header(req, "authorization"),
         client_ip: header(req, "cf-connecting-ip"),
-        body,
+        body: StreamBody {
+            declared: header(req, "content-length").and_then(|v| v.trim().parse().ok()),
+            // No body at all (a GET) is an empty stream.
+            stream: req.stream().ok(),
+        },
     })
+}
+
+/// The request's body as workerd delivers it, chunk by chunk.
+struct StreamBody {
+    declared: Option<u64>,
+    stream: Option<ByteStream>,
+}
+
+impl RequestBody for StreamBody {
+    fn declared_len(&self) -> Option<u64> {
+        self.declared
+    }
+
+    async fn next_chunk(&mut self) -> std::result::Result<Option<Vec<u8>>, ApiError> {
+        let Some(stream) = &mut self.stream else {
+            return Ok(None);
+        };
+        match stream.next().await {
+            Some(Ok(chunk)) => Ok(Some(chunk)),
+            Some(Err(_)) => Err(ApiError::BadRequest("body: unreadable".into())),
+            None => Ok(None),
+        }
+    }
 }
 
 fn respond(reply: Reply) -> Result<Response> {

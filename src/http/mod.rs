@@ -1,13 +1,16 @@
 //! The HTTP shapes the core works with, free of any runtime type: the edge converts a Workers
 //! request into `HttpRequest` and a `Reply` back into a Workers response.
 
+pub mod body;
 pub mod query;
 pub mod router;
 
 use crate::error::ApiError;
 use serde::Serialize;
 
-pub struct HttpRequest {
+/// A request's head, and its body still unread (`body::RequestBody`: the edge's stream, or
+/// bytes in memory in tests).
+pub struct HttpRequest<B = Vec<u8>> {
     pub method: String,
     pub path: String,
     /// The raw query string, without `?`.
@@ -15,7 +18,7 @@ pub struct HttpRequest {
     pub authorization: Option<String>,
     /// The client's address (`CF-Connecting-IP`), for rate-limiting failed sign-ins.
     pub client_ip: Option<String>,
-    pub body: Vec<u8>,
+    pub body: B,
 }
 
 #[derive(Debug)]
@@ -23,6 +26,8 @@ pub struct Reply {
     pub status: u16,
     pub headers: Vec<(&'static str, String)>,
     pub body: Option<String>,
+    /// A binary body streamed by the edge piece by piece (the gateway's); `body` is then None.
+    pub plan: Option<crate::gateway::Plan>,
 }
 
 const CORS_ALLOW_HEADERS: &str = "Authorization, Content-Type";
@@ -42,6 +47,7 @@ impl Reply {
             status,
             headers: vec![("content-type", "application/json".into())],
             body: Some(body),
+            plan: None,
         }
     }
 
@@ -50,6 +56,7 @@ impl Reply {
             status,
             headers: Vec::new(),
             body: None,
+            plan: None,
         }
     }
 
@@ -59,9 +66,12 @@ impl Reply {
         let mut reply = Reply::json(e.status(), &body);
         match e {
             ApiError::MethodNotAllowed(allow) => reply.headers.push(("allow", (*allow).to_owned())),
-            ApiError::TooManyRequests(secs) => {
+            ApiError::TooManyRequests(_, secs) => {
                 reply.headers.push(("retry-after", secs.to_string()))
             }
+            ApiError::RangeNotSatisfiable(len) => reply
+                .headers
+                .push(("content-range", format!("bytes */{len}"))),
             ApiError::Unauthorized(_) => reply.headers.push((
                 "www-authenticate",
                 r#"Bearer realm="ipfs-pinning-service""#.to_owned(),

@@ -13,15 +13,38 @@ pub enum Route {
     IssueToken,
     ListTokens,
     RevokeToken(String),
+    /// `GET /usage`: pins per status and bytes kept (`r2` backend).
+    Usage,
+    /// `GET`/`HEAD /ipfs/{cid}[/path]`: the gateway (`crate::gateway`) parses the rest.
+    Gateway,
     /// CORS preflight for a known path; carries that path's `Allow` list.
     Preflight(&'static str),
 }
 
+impl Route {
+    /// The most body bytes this route reads; `None`: it reads no body at all.
+    pub fn body_cap(&self) -> Option<usize> {
+        match self {
+            Route::AddPin | Route::ReplacePin(_) | Route::IssueToken => {
+                Some(crate::domain::pin::MAX_BODY_BYTES)
+            }
+            _ => None,
+        }
+    }
+}
+
 const PINS_ALLOW: &str = "GET, POST, OPTIONS";
 const PIN_ALLOW: &str = "GET, POST, DELETE, OPTIONS";
+const USAGE_ALLOW: &str = "GET, OPTIONS";
 const TOKEN_ALLOW: &str = "POST, OPTIONS";
 const TOKENS_ALLOW: &str = "GET, OPTIONS";
 const ONE_TOKEN_ALLOW: &str = "DELETE, OPTIONS";
+const GATEWAY_ALLOW: &str = "GET, HEAD, OPTIONS";
+
+/// Gateway paths go to `crate::gateway::handler` (the edge sends them there).
+pub fn is_gateway(path: &str) -> bool {
+    path.starts_with("/ipfs/")
+}
 
 pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
     let path = path
@@ -50,11 +73,16 @@ pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
                 },
             )
         }
+        ["usage"] => (USAGE_ALLOW, (method == "GET").then_some(Route::Usage)),
         ["token"] => (TOKEN_ALLOW, (method == "POST").then_some(Route::IssueToken)),
         ["tokens"] => (TOKENS_ALLOW, (method == "GET").then_some(Route::ListTokens)),
         ["tokens", id] if !id.is_empty() => (
             ONE_TOKEN_ALLOW,
             (method == "DELETE").then(|| Route::RevokeToken((*id).to_owned())),
+        ),
+        ["ipfs", cid, ..] if !cid.is_empty() => (
+            GATEWAY_ALLOW,
+            matches!(method, "GET" | "HEAD").then_some(Route::Gateway),
         ),
         _ => return Err(ApiError::NotFound(format!("no such endpoint: {path}"))),
     };
@@ -94,6 +122,12 @@ mod tests {
             Err(ApiError::MethodNotAllowed(ONE_TOKEN_ALLOW))
         );
         assert_eq!(route("OPTIONS", "/pins"), Ok(Route::Preflight(PINS_ALLOW)));
+        assert_eq!(route("HEAD", "/ipfs/bafy/a/b/"), Ok(Route::Gateway));
+        assert_eq!(
+            route("OPTIONS", "/ipfs/bafy"),
+            Ok(Route::Preflight(GATEWAY_ALLOW))
+        );
+        assert!(is_gateway("/ipfs/bafy") && !is_gateway("/ipfsx"));
     }
 
     #[test]

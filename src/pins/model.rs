@@ -211,3 +211,25 @@ mod tests {
         assert_eq!(empty.to_json(), r#"{"count":0,"results":[]}"#);
     }
 }
+
+/// `GET /usage`: `{"pins":{"queued":n,…},"bytes":n,"quota_bytes":n|null}`.
+#[derive(Debug, Serialize)]
+pub struct UsageReport {
+    pub pins: BTreeMap<&'static str, usize>,
+    pub bytes: u64,
+    pub quota_bytes: Option<u64>,
+}
+
+impl UsageReport {
+    pub fn new(u: &crate::store::usage::Usage, quota: Option<u64>) -> UsageReport {
+        let pins = Status::ALL
+            .iter()
+            .map(|s| (s.as_str(), u.pins.of(*s)))
+            .collect();
+        UsageReport {
+            pins,
+            bytes: u.bytes,
+            quota_bytes: quota,
+        }
+    }
+}

@@ -1,11 +1,12 @@
 //! The pin operations, over a user's `PinStore` and the configured backend.
 
-use super::model::{PinResults, PinStatus, Renderer};
+use super::model::{PinResults, PinStatus, Renderer, UsageReport};
 use crate::auth::user::UserId;
 use crate::backend::Backend;
-use crate::config::UpstreamSettings;
+use crate::config::{Provider, UpstreamSettings};
 use crate::domain::{list_query::ListQuery, pin::Pin, request_id::RequestId, timestamp::Millis};
 use crate::error::ApiError;
+use crate::store::usage;
 use crate::store::{kv::Kv, kv::KvError, pins::PinStore, record::PinRecord, record::RecordView};
 use crate::upstream::pins::{AddError, UpstreamPins, MAX_PINS_PER_CID};
 use crate::upstream::{state::CidState, NoUpstream, Upstream, Upstreaming};
@@ -144,6 +145,21 @@ impl<'a, K: Kv, U: Upstream> PinService<'a, K, U> {
             count: listing.count,
             results: listing.results.into_iter().map(|(_, pin)| pin).collect(),
         })
+    }
+
+    /// `GET /usage`, where the backend keeps content (`r2`); a 404 elsewhere, where no sizes
+    /// are known.
+    pub async fn usage(&self) -> Result<UsageReport, ApiError> {
+        let quota = match self.upstream.map(|(_, s)| &s.provider) {
+            Some(Provider::R2(r2)) => r2.quota.of(self.user.as_str()),
+            _ => {
+                return Err(ApiError::NotFound(
+                    "usage is reported where the service keeps content (PIN_BACKEND r2)".into(),
+                ))
+            }
+        };
+        let u = usage::usage(self.kv, self.user).await.map_err(storage)?;
+        Ok(UsageReport::new(&u, quota))
     }
 
     async fn find(&self, id: &str) -> Result<(RequestId, PinRecord), ApiError> {

@@ -76,6 +76,7 @@ fn status_of(cid: &str, m: &Manifest) -> UpstreamStatus {
         delegates: Vec::new(),
         details: Some(m.describe()),
         created: None,
+        dag_size: (m.status == Status::Pinned).then_some(m.bytes),
     }
 }
 

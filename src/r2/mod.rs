@@ -20,6 +20,7 @@ pub mod layout;
 pub mod manifest;
 pub mod sources;
 pub mod step;
+pub mod upload;
 
 /// An R2 failure (binding error, network): the step or request stops; nothing half-committed
 /// is ever named by a manifest, so retrying is always safe.
@@ -103,6 +104,39 @@ pub struct R2Settings {
     /// such steps in a row the pin fails.
     pub retry_secs: u64,
     pub max_tries: u32,
+    pub quota: Quota,
+}
+
+/// Bytes each user may keep: `QUOTA_BYTES` for everyone, `QUOTAS` per user.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Quota {
+    pub default: Option<u64>,
+    pub users: std::collections::BTreeMap<String, u64>,
+}
+
+impl Quota {
+    pub fn of(&self, user: &str) -> Option<u64> {
+        self.users.get(user).copied().or(self.default)
+    }
+
+    /// `QUOTA_BYTES` (absent: no quota) and `QUOTAS` (a JSON object of user name → bytes).
+    /// Errors name the setting and the shape expected, never a value or a name.
+    pub fn parse(default: Option<&str>, users: Option<&str>) -> Result<Quota, String> {
+        let default = match default.map(str::trim) {
+            None | Some("") => None,
+            Some(v) => Some(
+                v.parse::<u64>()
+                    .map_err(|_| "QUOTA_BYTES must be a whole number of bytes".to_owned())?,
+            ),
+        };
+        let users = match users.map(str::trim) {
+            None | Some("") => Default::default(),
+            Some(v) => serde_json::from_str(v).map_err(|_| {
+                "QUOTAS must be a JSON object of user names to whole numbers of bytes".to_owned()
+            })?,
+        };
+        Ok(Quota { default, users })
+    }
 }
 
 /// Public trustless gateways: each answers `format=car` and `format=raw` for any CID the IPFS
@@ -153,5 +187,21 @@ impl<T: Blobs> Blobs for &T {
 impl<T: Jobs> Jobs for &T {
     async fn start(&self, cid: &str, delay_secs: u32) -> Result<(), String> {
         (**self).start(cid, delay_secs).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Quota;
+
+    #[test]
+    fn quotas_parse_without_echoing_values() {
+        let q = Quota::parse(Some("1000"), Some(r#"{"alice": 5}"#)).unwrap();
+        assert_eq!((q.of("alice"), q.of("bob")), (Some(5), Some(1000)));
+        assert_eq!(Quota::parse(None, None).unwrap().of("x"), None);
+        let e = Quota::parse(Some("lots"), None).unwrap_err();
+        assert!(!e.contains("lots"));
+        let e = Quota::parse(None, Some(r#"{"alice": "s3cret"}"#)).unwrap_err();
+        assert!(!e.contains("alice") && !e.contains("s3cret"));
     }
 }

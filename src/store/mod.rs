@@ -9,3 +9,4 @@ pub mod pins;
 pub mod record;
 pub mod repair;
 pub mod tokens;
+pub mod usage;

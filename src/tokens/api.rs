@@ -4,19 +4,19 @@ use super::service::TokenService;
 use crate::config::Config;
 use crate::domain::{timestamp::Millis, token::TokenRequest};
 use crate::error::ApiError;
-use crate::http::{router::Route, HttpRequest, Reply};
+use crate::http::{router::Route, Reply};
 use crate::store::kv::Kv;
 
 pub async fn handle<K: Kv>(
     route: Route,
-    req: &HttpRequest,
+    body: &[u8],
     svc: &TokenService<'_, K>,
     config: &Config,
     now: Millis,
 ) -> Result<Reply, ApiError> {
     match route {
         Route::IssueToken => {
-            let request = TokenRequest::parse(&req.body)?;
+            let request = TokenRequest::parse(body)?;
             Ok(Reply::json(
                 200,
                 &svc.issue(&config.auth, request, config.token_ttl_secs, now)

@@ -188,6 +188,7 @@ fn status_of(v: Value) -> Option<UpstreamStatus> {
         .filter(|d| !d.is_empty())
         .map(|d| d.chars().take(MAX_DETAILS_CHARS).collect());
     Some(UpstreamStatus {
+        dag_size: None,
         requestid: w.requestid,
         status: Status::parse(&w.status).ok()?,
         delegates: w

@@ -108,6 +108,8 @@ pub struct UpstreamStatus {
     /// `info.status_details`, when the upstream gave it.
     pub details: Option<String>,
     pub created: Option<Instant>,
+    /// Bytes of the pinned DAG's blocks (each once), when the provider knows them (`r2`).
+    pub dag_size: Option<u64>,
 }
 
 /// The Pinning Service API calls the worker makes. Async, no `Send` (Workers run one thread).

@@ -38,6 +38,9 @@ pub struct CidState {
     /// Set by the sweep when it found no holder: the release mark (ms). See `sweep`.
     #[serde(rename = "x", default, skip_serializing_if = "Option::is_none")]
     pub releasing: Option<u64>,
+    /// The pinned DAG's size, when the provider reports it: `info.dag_size` of every holder.
+    #[serde(rename = "z", default, skip_serializing_if = "Option::is_none")]
+    pub dag_size: Option<u64>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -47,6 +50,9 @@ fn is_zero(n: &u32) -> bool {
 fn is_zero_ms(n: &u64) -> bool {
     *n == 0
 }
+
+/// The `info` key of a pinned DAG's size in bytes (what `/usage` adds up).
+pub const DAG_SIZE: &str = "dag_size";
 
 /// The first 4xx on add, for whoever holds the CID.
 pub const REFUSED_PREFIX: &str = "the upstream refused this pin: ";
@@ -65,6 +71,7 @@ impl CidState {
             next_try: 0,
             error: None,
             releasing: None,
+            dag_size: None,
         }
     }
 
@@ -81,6 +88,7 @@ impl CidState {
         self.upstream_id = Some(s.requestid);
         self.status = s.status;
         self.details = s.details;
+        self.dag_size = s.dag_size;
         if !s.delegates.is_empty() {
             self.delegates = s.delegates;
         }
@@ -132,9 +140,12 @@ impl CidState {
             (None, _) if self.tries > 0 => Some(WAITING.to_owned()),
             (_, d) => d.clone(),
         };
-        let info = details
+        let mut info: BTreeMap<String, String> = details
             .map(|d| [("status_details".to_owned(), d)].into())
             .unwrap_or_default();
+        if let Some(size) = self.dag_size.filter(|_| self.status == Status::Pinned) {
+            info.insert(DAG_SIZE.to_owned(), size.to_string());
+        }
         (self.status, info, self.delegates.clone())
     }
 
@@ -190,6 +201,7 @@ mod tests {
             delegates: vec!["/ip4/1.2.3.4/tcp/4001/p2p/QmX".into()],
             details: Some("fetching".into()),
             created: None,
+            dag_size: None,
         }
     }
 

@@ -5,7 +5,7 @@
 use base64::Engine;
 use edge_pinning::config::Config;
 use edge_pinning::domain::timestamp::Millis;
-use edge_pinning::http::{HttpRequest, Reply};
+use edge_pinning::http::{body::RequestBody, HttpRequest, Reply};
 use edge_pinning::limits::{Limiter, Unlimited};
 use edge_pinning::store::kv::{Kv, KvError, ListPage, ListedKey};
 use serde_json::Value;
@@ -156,15 +156,12 @@ impl Client {
         target: &str,
         body: &str,
     ) -> Answer {
-        let (path, query) = target.split_once('?').unwrap_or((target, ""));
-        let req = HttpRequest {
-            method: method.into(),
-            path: path.into(),
-            query: query.into(),
-            authorization: Some(authorization.to_owned()),
-            client_ip: Some("192.0.2.1".into()),
-            body: body.as_bytes().to_vec(),
-        };
+        let req = request(authorization, method, target, body.as_bytes().to_vec());
+        self.send(limiter, req)
+    }
+
+    /// Any request, its body any `RequestBody`.
+    pub fn send<B: RequestBody>(&self, limiter: &impl Limiter, req: HttpRequest<B>) -> Answer {
         let config = Ok(&self.config);
         let reply = block_on(edge_pinning::app::handle(
             req,
@@ -194,6 +191,19 @@ impl Client {
     /// `get=N,put=N,delete=N,list=N` for the last call.
     pub fn ops(a: &Answer) -> String {
         a.reply.header("x-kv-ops").unwrap().to_owned()
+    }
+}
+
+/// A request from 192.0.2.1 (`client_ip` may be changed).
+pub fn request<B>(authorization: &str, method: &str, target: &str, body: B) -> HttpRequest<B> {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    HttpRequest {
+        method: method.into(),
+        path: path.into(),
+        query: query.into(),
+        authorization: Some(authorization.to_owned()),
+        client_ip: Some("192.0.2.1".into()),
+        body,
     }
 }
 

@@ -231,6 +231,13 @@ impl Net {
 
 pub struct MemBody(Vec<Vec<u8>>, Option<String>);
 
+impl MemBody {
+    /// A body that arrives in pieces of `size` bytes.
+    pub fn chunked(bytes: Vec<u8>, size: usize) -> MemBody {
+        MemBody(bytes.chunks(size).map(<[u8]>::to_vec).collect(), None)
+    }
+}
+
 impl Chunks for MemBody {
     async fn next(&mut self) -> Option<Result<Vec<u8>, String>> {
         if self.0.is_empty() {
@@ -331,5 +338,6 @@ pub fn settings(gateways: Vec<String>) -> R2Settings {
         step_fetches: 40,
         retry_secs: 60,
         max_tries: 4,
+        quota: Default::default(),
     }
 }

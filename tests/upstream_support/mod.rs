@@ -117,6 +117,7 @@ impl FakeUpstream {
             delegates: vec![UP_DELEGATE.to_owned()],
             details: Some(format!("fake: {}", p.status.as_str())),
             created: Some(Instant::parse(&Millis(p.created).to_rfc3339()).unwrap()),
+            dag_size: None,
         }
     }
 

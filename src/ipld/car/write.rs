@@ -40,6 +40,15 @@ pub fn extend_block_section(out: &mut Vec<u8>, cid: &Cid, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
+/// What comes before a block's bytes in its section: length varint and binary CID.
+pub fn section_prefix(cid: &Cid, block_len: usize) -> Vec<u8> {
+    let cid = cid.to_bytes();
+    let mut out = Vec::with_capacity(cid.len() + 4);
+    varint::write(&mut out, (cid.len() + block_len) as u64);
+    out.extend_from_slice(&cid);
+    out
+}
+
 /// The length of a block's section, for a `Content-Length` known before any block is read.
 pub fn section_len(cid: &Cid, block_len: usize) -> u64 {
     let body = (cid.encoded_len() + block_len) as u64;
