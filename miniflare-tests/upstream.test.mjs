@@ -118,7 +118,11 @@ test("two users share one upstream pin, released after the last one lets go", as
   assert.deepEqual(upstream.pinsOf(c)[0].pin.origins, origins, "strictly valid origins forwarded");
   assert.equal(upstream.pinsOf(c)[0].pin.name, undefined, "a user's name never goes upstream");
 
-  assert.equal((await w.call("DELETE", `/pins/${a.requestid}`, { as: "alice" })).status, 202);
+  const del = await w.call("DELETE", `/pins/${a.requestid}`, { as: "alice" });
+  assert.equal(del.status, 202, del.text);
+  // the record; queue entry, change marker; CID and name entries, record, holder deleted; then
+  // the record and both entries read once more (a racing status update's writes would go)
+  assert.deepEqual(kvOps(del), { get: 4, put: 2, delete: 4, list: 0 });
   await sweep();
   await sweep();
   await sweep();

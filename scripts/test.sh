@@ -8,7 +8,10 @@ bash scripts/setup.sh
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 cargo clippy --target wasm32-unknown-unknown -- -D warnings
-cargo test
+cargo test -- --skip faults_ --skip parsers_
+# Fault injection at every step and the parsers' property tests print their figures (fault
+# points tried, invariant checks made, violations, fuzz cases run).
+cargo test --test faults --test r2_faults --test parsers_prop -- --nocapture
 bash scripts/build.sh
 node --test --test-concurrency=1 miniflare-tests/*.test.mjs
 # The web console: its size against the budget, then real Chromium against `wrangler dev`.

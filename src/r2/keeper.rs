@@ -35,6 +35,32 @@ impl<B: Blobs, J: Jobs> Keeper<B, J> {
             .map_err(|e| format!("R2: {}", e.0))
     }
 
+    /// Deletes indexes of a pinned DAG that its manifest does not name: the one its last step
+    /// replaced, should that step have stopped between its commit and deleting it (every
+    /// other leftover of a stopped step is deleted by the next step, `Stepper::collect`). The
+    /// lifecycle reads a DAG until it reads it pinned, so this runs after every last step; one
+    /// list (and a delete only after such a stop) per read of a pinned DAG, which the lifecycle
+    /// makes once per DAG. An error fails the read, which the lifecycle repeats.
+    async fn tidy(&self, cid: &str, m: &Manifest) -> Result<(), String> {
+        let r2 = |e: super::BlobError| format!("R2: {}", e.0);
+        let prefix = layout::indexes(cid);
+        let mut cursor = None;
+        loop {
+            let (keys, next) = self.blobs.list(&prefix, cursor).await.map_err(r2)?;
+            let stale: Vec<String> = keys
+                .into_iter()
+                .filter(|k| m.index.as_ref() != Some(k))
+                .collect();
+            if !stale.is_empty() {
+                self.blobs.delete(stale).await.map_err(r2)?;
+            }
+            match next {
+                Some(c) => cursor = Some(c),
+                None => return Ok(()),
+            }
+        }
+    }
+
     /// Starts a step for a job that should be running and shows no sign of it.
     async fn kick_if_stalled(&self, cid: &str, m: &Manifest) {
         let now = self.now.0;
@@ -107,6 +133,10 @@ impl<B: Blobs, J: Jobs> Upstream for Keeper<B, J> {
 
     async fn get(&self, requestid: &str) -> Answer<UpstreamStatus> {
         match self.manifest(requestid).await {
+            Ok(Some(m)) if m.status == Status::Pinned => match self.tidy(requestid, &m).await {
+                Ok(()) => Answer::Ok(status_of(requestid, &m)),
+                Err(e) => Answer::Unavailable(e),
+            },
             Ok(Some(m)) => {
                 self.kick_if_stalled(requestid, &m).await;
                 Answer::Ok(status_of(requestid, &m))

@@ -17,6 +17,11 @@ pub fn index(cid: &str, tag: &str) -> String {
     format!("dag/{cid}/i/{tag}")
 }
 
+/// Every index object of one DAG.
+pub fn indexes(cid: &str) -> String {
+    format!("dag/{cid}/i/")
+}
+
 /// Every object of one DAG.
 pub fn dag_prefix(cid: &str) -> String {
     format!("dag/{cid}/")

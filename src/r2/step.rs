@@ -62,6 +62,7 @@ impl<B: Blobs, W: Web> Stepper<'_, B, W> {
         let Some(etag) = self.blobs.put_if(&key, m.to_bytes(), &blob.etag).await? else {
             return Ok(Outcome::Busy);
         };
+        self.collect(cid, &m).await?;
         let index = match &m.index {
             Some(k) => self
                 .blobs
@@ -100,6 +101,29 @@ impl<B: Blobs, W: Web> Stepper<'_, B, W> {
             self.blobs.delete(vec![old]).await?;
         }
         Ok(outcome)
+    }
+
+    /// Deletes the DAG's objects that the manifest does not name: leftovers of a step that
+    /// stopped before its commit (its segment and index) or after it (the index it replaced).
+    /// With the claim held no other step may commit, and one still writing (a release and
+    /// re-add meanwhile) loses its commit and deletes its own objects anyway. One list a step.
+    async fn collect(&self, cid: &str, m: &Manifest) -> Result<(), BlobError> {
+        let prefix = layout::dag_prefix(cid);
+        let manifest = layout::manifest(cid);
+        let named =
+            |k: &String| *k == manifest || m.index.as_ref() == Some(k) || m.segments.contains(k);
+        let mut cursor = None;
+        loop {
+            let (keys, next) = self.blobs.list(&prefix, cursor).await?;
+            let unnamed: Vec<String> = keys.into_iter().filter(|k| !named(k)).collect();
+            if !unnamed.is_empty() {
+                self.blobs.delete(unnamed).await?;
+            }
+            match next {
+                Some(c) => cursor = Some(c),
+                None => return Ok(()),
+            }
+        }
     }
 
     /// Fetches missing subtrees, source by source, until the budget or the missing run out.

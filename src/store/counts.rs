@@ -27,12 +27,13 @@
 use super::keys;
 use super::kv::{Kv, KvError};
 use super::record::RecordView;
+use super::repair::{self, Entries};
 use crate::auth::user::UserId;
 use crate::domain::request_id::RequestId;
 use crate::domain::status::Status;
 use crate::domain::timestamp::Millis;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 /// Writes stamped at least this long before a scan began are in what it counted: KV's ~60 s
 /// propagation bound plus a margin for a request's own span and the clocks of two machines.
@@ -49,6 +50,10 @@ pub const PRUNE_SLACK_MS: u64 = 300_000;
 pub const PRUNE_PER_SCAN: usize = 100;
 /// Pins whose changes a listing reads (one `get` each) before it would rather scan.
 pub const MAX_TOUCHED: usize = 100;
+/// A status listing scans (storing totals, pruning markers and repairing what they name,
+/// `repair`) rather than read changes this much older than the totals: whatever a stopped
+/// write left is repaired within this bound of the owner's next listing.
+pub const REPAIR_AFTER_MS: u64 = 3_600_000;
 /// Key tails (after `p/{user}/`) of the totals and of the markers.
 const TOTALS: &str = "!c";
 const MARKER: &str = "!m";
@@ -98,6 +103,8 @@ struct Totals {
 struct Marker {
     stamp: RequestId,
     change: Option<(RequestId, Option<Status>)>,
+    /// The pin's index entries (markers of older code do not say).
+    entries: Option<Entries>,
 }
 
 /// What the totals and markers give a status-only listing.
@@ -129,7 +136,12 @@ impl Changes {
         } else if let Some(stamp) = tail.strip_prefix(MARKER) {
             if let Some(stamp) = RequestId::parse(stamp) {
                 let change = metadata.and_then(parse_change);
-                self.markers.push(Marker { stamp, change });
+                let entries = metadata.and_then(Entries::read);
+                self.markers.push(Marker {
+                    stamp,
+                    change,
+                    entries,
+                });
             }
             true
         } else {
@@ -140,9 +152,16 @@ impl Changes {
     /// The totals and the pins changed since, or `Unknown` when a marker may or may not be in
     /// the totals, comes from older code, or there are too many changed pins to read.
     pub fn base(&self) -> Base {
+        self.base_at(None)
+    }
+
+    /// As `base`, and `Unknown` when a change after the totals is older than
+    /// `REPAIR_AFTER_MS` at `now`: the scan that follows repairs what it names.
+    pub fn base_at(&self, now: Option<Millis>) -> Base {
         let Some(stored) = self.stored else {
             return Base::Unknown;
         };
+        let stale = |at: u64| now.is_some_and(|n| at.saturating_add(REPAIR_AFTER_MS) < n.0);
         // Per pin: the time of its earliest marker, and the status that marker read.
         let mut earliest: BTreeMap<RequestId, (u64, Option<Status>)> = BTreeMap::new();
         for m in &self.markers {
@@ -150,7 +169,7 @@ impl Changes {
             if at < stored.cutoff {
                 break; // newest first: the rest are in the totals too
             }
-            let Some((pin, before)) = m.change.filter(|_| at > stored.end) else {
+            let Some((pin, before)) = m.change.filter(|_| at > stored.end && !stale(at)) else {
                 return Base::Unknown;
             };
             match earliest.get_mut(&pin) {
@@ -180,14 +199,15 @@ impl Changes {
 
     /// After a full scan begun at `now`: stores its totals if no marker falls where they could
     /// not tell whether it is counted and the totals in force are not as good, then deletes
-    /// the markers no totals can need any more (at most `PRUNE_PER_SCAN`, oldest first).
+    /// the markers no totals can need any more (at most `PRUNE_PER_SCAN`, oldest first),
+    /// each after repairing the pin it names. Returns how many it pruned.
     pub async fn store<K: Kv>(
         &self,
         kv: &K,
         user: &UserId,
         tally: Tally,
         now: Millis,
-    ) -> Result<(), KvError> {
+    ) -> Result<usize, KvError> {
         let end = match kv.clock() {
             Some(t) => t.0.max(now.0) + CLOCK_SKEW_MS,
             None => now.0 + SCAN_SPAN_MS,
@@ -211,7 +231,7 @@ impl Changes {
             self.stored
         };
         let Some(in_force) = in_force else {
-            return Ok(());
+            return Ok(0);
         };
         // In the totals in force, and older than what any scan still running (begun within
         // its span) counted: no totals stored now or later can need these.
@@ -219,11 +239,25 @@ impl Changes {
             let at = m.stamp.created().0;
             at < in_force.cutoff && at.saturating_add(PRUNE_SLACK_MS) < fresh.cutoff
         };
+        // Each pin's newest marker (they are listed newest first) says what to repair: the
+        // pin's entries are made to agree with its record before that marker goes.
+        let mut seen = HashSet::new();
+        let newest: HashSet<RequestId> = self
+            .markers
+            .iter()
+            .filter(|m| m.change.is_some_and(|(pin, _)| seen.insert(pin)))
+            .map(|m| m.stamp)
+            .collect();
         let old = self.markers.iter().filter(prunable);
+        let mut pruned = 0;
         for m in old.rev().take(PRUNE_PER_SCAN) {
+            if let Some((pin, _)) = m.change.filter(|_| newest.contains(&m.stamp)) {
+                repair::pin(kv, user, &pin, m.entries.as_ref()).await?;
+            }
             kv.delete(&marker(user, &m.stamp)).await?;
+            pruned += 1;
         }
-        Ok(())
+        Ok(pruned)
     }
 }
 
@@ -266,11 +300,15 @@ pub async fn mark_change<K: Kv>(
     now: Millis,
     pin: &RequestId,
     before: Option<Status>,
+    entries: Option<&Entries>,
 ) -> Result<(), KvError> {
-    let meta = match before {
+    let mut meta = match before {
         Some(s) => json!({ "r": pin.as_str(), "b": s.as_str() }),
         None => json!({ "r": pin.as_str() }),
     };
+    if let Some(e) = entries {
+        e.write(&mut meta);
+    }
     kv.put(&marker(user, &stamp(now)?), "", &meta, None).await
 }
 
@@ -301,119 +339,4 @@ fn parse_change(v: &Value) -> Option<(RequestId, Option<Status>)> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const T0: u64 = 1_700_000_000_000;
-
-    fn totals(cutoff: u64, n: [usize; 4]) -> Totals {
-        Totals {
-            cutoff,
-            end: cutoff + SETTLE_MS + SCAN_SPAN_MS,
-            tally: Tally(n),
-        }
-    }
-
-    fn marker_at(ms: u64, pin: u64, before: Option<Status>) -> Marker {
-        Marker {
-            stamp: RequestId::new(Millis(ms), ms ^ pin),
-            change: Some((RequestId::new(Millis(T0 - 1_000_000), pin), before)),
-        }
-    }
-
-    fn pin(n: u64) -> RequestId {
-        RequestId::new(Millis(T0 - 1_000_000), n)
-    }
-
-    #[test]
-    fn totals_and_changes_round_trip_and_junk_is_refused() {
-        let v = json!({"c": 5, "e": 9, "n": [1, 2, 3, 4]});
-        let t = parse_totals(&v).unwrap();
-        assert_eq!((t.cutoff, t.end, t.tally.of(Status::Pinning)), (5, 9, 2));
-        assert!(parse_totals(&json!({"c": 5, "e": 9, "n": [1, 2, 3]})).is_none());
-        assert!(parse_totals(&json!({"c": 5, "e": 9, "n": [1, -2, 3, 4]})).is_none());
-        assert!(parse_totals(&json!({"a": "older code's tag", "n": [1, 2, 3, 4]})).is_none());
-        let id = pin(1);
-        let c = parse_change(&json!({"r": id.as_str(), "b": "queued"})).unwrap();
-        assert_eq!(c, (id, Some(Status::Queued)));
-        assert_eq!(
-            parse_change(&json!({"r": id.as_str()})).unwrap(),
-            (id, None)
-        );
-        assert!(parse_change(&json!({"r": id.as_str(), "b": "lost"})).is_none());
-        assert!(parse_change(&Value::Null).is_none());
-    }
-
-    #[test]
-    fn markers_before_the_cutoff_are_counted_and_after_the_end_are_changes() {
-        let t = totals(T0, [0, 0, 5, 0]);
-        let mut c = Changes {
-            stored: Some(t),
-            markers: vec![marker_at(T0 - 1, 1, None), marker_at(T0 - 50_000, 2, None)],
-        };
-        assert_eq!(c.base(), Base::Exact(Tally([0, 0, 5, 0])));
-        // Newest first: pin 3 deleted (was pinned) after pin 4 was added and then updated.
-        c.markers = vec![
-            marker_at(t.end + 30, 3, Some(Status::Pinned)),
-            marker_at(t.end + 20, 4, Some(Status::Queued)),
-            marker_at(t.end + 10, 4, None),
-            marker_at(T0 - 1, 1, None),
-        ];
-        let Base::Changed(tally, changed) = c.base() else {
-            panic!("changes after the end are read");
-        };
-        assert_eq!(tally, Tally([0, 0, 5, 0]));
-        assert_eq!(changed.get(&pin(3)), Some(&Some(Status::Pinned)));
-        assert_eq!(
-            changed.get(&pin(4)),
-            Some(&None),
-            "the earliest marker tells"
-        );
-        assert_eq!(changed.len(), 2);
-    }
-
-    #[test]
-    fn a_marker_the_totals_may_or_may_not_hold_forces_a_scan() {
-        let t = totals(T0, [0, 0, 5, 0]);
-        for at in [T0, T0 + 1, t.end] {
-            let c = Changes {
-                stored: Some(t),
-                markers: vec![marker_at(at, 1, None)],
-            };
-            assert_eq!(c.base(), Base::Unknown, "{at}");
-        }
-        let older_code = Changes {
-            stored: Some(t),
-            markers: vec![Marker {
-                stamp: RequestId::new(Millis(t.end + 1), 1),
-                change: None,
-            }],
-        };
-        assert_eq!(older_code.base(), Base::Unknown);
-        let none_stored = Changes::default();
-        assert_eq!(none_stored.base(), Base::Unknown);
-        let too_many = Changes {
-            stored: Some(t),
-            markers: (0..=MAX_TOUCHED as u64)
-                .map(|i| marker_at(t.end + 1 + i, i, None))
-                .collect(),
-        };
-        assert_eq!(too_many.base(), Base::Unknown);
-    }
-
-    #[test]
-    fn applying_changes_moves_pins_between_statuses() {
-        let t = Tally([1, 0, 5, 0]);
-        let moved = apply(
-            t,
-            [
-                (Some(Status::Queued), Some(Status::Pinned)),
-                (None, Some(Status::Failed)),
-                (Some(Status::Pinned), None),
-                (None, None), // added and deleted since
-            ],
-        );
-        assert_eq!(moved, Some(Tally([0, 0, 5, 1])));
-        assert_eq!(apply(t, [(Some(Status::Failed), None)]), None);
-    }
-}
+mod tests;

@@ -50,14 +50,23 @@ pub fn name_index(user: &UserId, folded: &str, id: &RequestId) -> String {
 
 /// Every pin whose name folds to `folded` (and, at 2^-128 odds, a colliding name).
 pub fn named(user: &UserId, folded: &str) -> String {
+    format!("n/{}/{}/", user.as_str(), name_hash(folded))
+}
+
+/// The `{namehash}` of a folded name: 32 hex digits.
+pub fn name_hash(folded: &str) -> String {
     let digest = Sha256::digest(folded.as_bytes());
-    let mut key = format!("n/{}/", user.as_str());
+    let mut hash = String::with_capacity(32);
     for b in &digest[..16] {
-        key.push(char::from_digit(u32::from(b >> 4), 16).expect("a nibble"));
-        key.push(char::from_digit(u32::from(b & 15), 16).expect("a nibble"));
+        hash.push(char::from_digit(u32::from(b >> 4), 16).expect("a nibble"));
+        hash.push(char::from_digit(u32::from(b & 15), 16).expect("a nibble"));
     }
-    key.push('/');
-    key
+    hash
+}
+
+/// The name index entry of a pin, by its name's hash (as a change marker carries it).
+pub fn name_index_hashed(user: &UserId, hash: &str, id: &RequestId) -> String {
+    format!("n/{}/{hash}/{}", user.as_str(), id.as_str())
 }
 
 /// Apart from the pins' prefix, so that status listings never list it, and outside every

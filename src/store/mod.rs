@@ -7,5 +7,6 @@ pub mod kv;
 pub mod names;
 pub mod pins;
 pub mod record;
+pub mod repair;
 pub mod tokens;
 pub mod usage;

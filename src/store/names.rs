@@ -169,10 +169,12 @@ impl Backfill {
     /// After a scan that read the whole pinset: starts the index's clock, or writes the
     /// entries gathered (as many as the invocation's KV budget allows) and stores how far it
     /// got.
+    /// `pruned`: the change markers the scan pruned (each with its repair's reads).
     pub async fn finish<K: Kv>(
         mut self,
         kv: &K,
         user: &UserId,
+        pruned: usize,
         now: Millis,
     ) -> Result<(), KvError> {
         let Some(state) = self.state.take() else {
@@ -189,9 +191,10 @@ impl Backfill {
         if state.done.is_some() || now.0 < state.started.saturating_add(ROLLOUT_MS) {
             return Ok(());
         }
-        // The scan's lists (markers too), its prunes, its totals, this state's get and put.
+        // The scan's lists (markers too), its prunes and the repair before each (a record and
+        // two entries read: `repair`), its totals, this state's get and put.
         let lists = (self.listed + PRUNE_PER_SCAN) / LIST_PAGE as usize + 1;
-        let room = OPS_BUDGET.saturating_sub(lists + PRUNE_PER_SCAN + 3) / 3;
+        let room = OPS_BUDGET.saturating_sub(lists + 4 * pruned + 3) / 3;
         if self.pending.len() > room {
             self.pending.truncate(room);
             self.more = true;

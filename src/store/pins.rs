@@ -6,6 +6,7 @@ use super::keys;
 use super::kv::{Kv, KvError, LIST_PAGE};
 use super::names::{self, Backfill};
 use super::record::{metadata_json, Glance, PinRecord, RecordView};
+use super::repair::Entries;
 use crate::auth::user::UserId;
 use crate::domain::cid::Cid;
 use crate::domain::list_query::{Candidate, ListQuery, Verdict};
@@ -30,10 +31,13 @@ impl<'a, K: Kv> PinStore<'a, K> {
         PinStore { kv, user }
     }
 
-    /// Change marker first (it names the pin and `before`, the status the caller read it in;
-    /// none for a new pin), record second, then the CID index and the name index: an
-    /// interrupted write leaves a pin that lists but is not yet found by `cid=` or `name=`,
-    /// never an index entry pointing at nothing.
+    /// Change marker first (it names the pin, its entries' keys and `before`, the status the
+    /// caller read it in; none for a new pin). A new pin: record, then the CID index and the
+    /// name index; an interrupted add leaves a pin that lists but is not yet found by `cid=`
+    /// or `name=`, never an index entry pointing at nothing, and the scan that prunes the
+    /// marker adds the entries (`repair`). A rewrite (a status change): entries first, record
+    /// last, so an interrupted one leaves the record behind its entries, and whoever rewrites
+    /// it (the record does not show the new status) writes it all again.
     pub async fn put(
         &self,
         id: &RequestId,
@@ -42,21 +46,33 @@ impl<'a, K: Kv> PinStore<'a, K> {
         before: Option<Status>,
         now: Millis,
     ) -> Result<(), KvError> {
-        counts::mark_change(self.kv, self.user, now, id, before).await?;
+        let entries = Entries::of(cid, record.name.as_deref());
+        counts::mark_change(self.kv, self.user, now, id, before, Some(&entries)).await?;
         let meta = record.to_metadata();
-        self.kv
-            .put(&keys::pin(self.user, id), &record.to_json(), &meta, None)
-            .await?;
+        if before.is_none() {
+            self.put_record(id, record, &meta).await?;
+        }
         self.kv
             .put(&keys::cid_index(self.user, cid, id), "", &meta, None)
             .await?;
-        match &record.name {
-            Some(name) => {
-                let key = keys::name_index(self.user, &fold(name), id);
-                self.kv.put(&key, "", &meta, None).await
-            }
-            None => Ok(()),
+        if let Some(name) = &record.name {
+            let key = keys::name_index(self.user, &fold(name), id);
+            self.kv.put(&key, "", &meta, None).await?;
         }
+        if before.is_some() {
+            self.put_record(id, record, &meta).await?;
+        }
+        Ok(())
+    }
+
+    async fn put_record(
+        &self,
+        id: &RequestId,
+        record: &PinRecord,
+        meta: &serde_json::Value,
+    ) -> Result<(), KvError> {
+        let key = keys::pin(self.user, id);
+        self.kv.put(&key, &record.to_json(), meta, None).await
     }
 
     pub async fn get(&self, id: &RequestId) -> Result<Option<PinRecord>, KvError> {
@@ -66,16 +82,22 @@ impl<'a, K: Kv> PinStore<'a, K> {
     }
 
     /// Change marker, then the CID index, the name index, and the record: an interrupted
-    /// delete leaves the record, and retrying the delete finishes it. (The name index's
-    /// backfill relies on this order: `names`.)
+    /// delete leaves the record, and retrying the delete finishes it; otherwise the scan that
+    /// prunes the marker puts the entries back (`repair`), and the pin is wholly there. (The
+    /// name index's backfill relies on this order: `names`.)
     pub async fn delete(
         &self,
         id: &RequestId,
         record: &PinRecord,
         now: Millis,
     ) -> Result<(), KvError> {
-        counts::mark_change(self.kv, self.user, now, id, Some(record.status)).await?;
-        if let Ok(cid) = Cid::parse(&record.cid) {
+        let parsed = Cid::parse(&record.cid).ok();
+        let entries = parsed
+            .as_ref()
+            .map(|cid| Entries::of(cid, record.name.as_deref()));
+        let before = Some(record.status);
+        counts::mark_change(self.kv, self.user, now, id, before, entries.as_ref()).await?;
+        if let Some(cid) = parsed {
             self.kv
                 .delete(&keys::cid_index(self.user, &cid, id))
                 .await?;
@@ -125,8 +147,10 @@ impl<'a, K: Kv> PinStore<'a, K> {
                 let prefix = keys::pins_of(self.user);
                 let scan = self.scan(&prefix, q, Some(&mut lead), now, render, &mut listing);
                 if let Some(tally) = scan.await? {
-                    lead.changes.store(self.kv, self.user, tally, now).await?;
-                    lead.backfill.finish(self.kv, self.user, now).await?;
+                    let pruned = lead.changes.store(self.kv, self.user, tally, now).await?;
+                    lead.backfill
+                        .finish(self.kv, self.user, pruned, now)
+                        .await?;
                 }
             }
             Some(cids) if cids.len() == 1 => {
@@ -206,7 +230,7 @@ impl<'a, K: Kv> PinStore<'a, K> {
                 let changes = lead.as_deref().map(|l| &l.changes);
                 let k = match known {
                     Some(k) => k,
-                    None => *known.insert(self.known(q, changes, countable).await?),
+                    None => *known.insert(self.known(q, changes, countable, now).await?),
                 };
                 if done(k, newer, passed, out) {
                     return Ok(None);
@@ -303,7 +327,7 @@ impl<'a, K: Kv> PinStore<'a, K> {
                 // Nothing but leading keys (or nothing) was listed.
                 None if page.cursor.is_none() => {
                     let changes = lead.as_deref().map(|l| &l.changes);
-                    self.known(q, changes, countable).await?
+                    self.known(q, changes, countable, now).await?
                 }
                 None => None,
             };
@@ -323,11 +347,12 @@ impl<'a, K: Kv> PinStore<'a, K> {
         q: &ListQuery,
         changes: Option<&Changes>,
         countable: bool,
+        now: Millis,
     ) -> Result<Option<Known>, KvError> {
         let Some(changes) = changes.filter(|_| countable) else {
             return Ok(None);
         };
-        let tally = match changes.base() {
+        let tally = match changes.base_at(Some(now)) {
             Base::Exact(tally) => Some(tally),
             Base::Changed(tally, changed) => {
                 let reads = join::all(changed.keys().map(|pin| self.get_json(pin))).await;

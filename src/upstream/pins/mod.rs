@@ -12,6 +12,7 @@ use super::{Upstream, UpstreamPin, Upstreaming, KV_PROPAGATION_MS};
 use crate::auth::user::UserId;
 use crate::config::UpstreamSettings;
 use crate::domain::{cid::Cid, pin::Pin, request_id::RequestId, status::Status, timestamp::Millis};
+use crate::store::repair::{self, Entries};
 use crate::store::{kv::Kv, kv::KvError, pins::PinStore, record::PinRecord};
 
 pub struct UpstreamPins<'a, K, U> {
@@ -222,12 +223,18 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
         Ok((if kept { updated } else { record }, Some(state)))
     }
 
-    /// `DELETE /pins/{id}`: the holder first (a status update racing with us then sees it gone
-    /// and undoes itself), then the pin object, then a queue entry: the sweep unpins the CID
-    /// upstream once no holder is left, after the grace period. The entry is due only once
-    /// this delete has reached every location (`KV_PROPAGATION_MS`, or the grace period if
-    /// shorter): a look sooner, from a location that still lists this holder, would find the
-    /// CID held and done with, and nothing would ever release it.
+    /// `DELETE /pins/{id}`: a queue entry first, then the pin object, then the holder: the
+    /// sweep unpins the CID upstream once no holder is left, after the grace period, and drops
+    /// a holder whose pin object is gone (one this delete left, stopped before its last step).
+    /// Stopped earlier, the pin object stays whole (its index entries are put back by the scan
+    /// that prunes the delete's marker) and keeps its holder. A status update racing with us
+    /// writes the record and its entries, then checks the holder; this delete drops the holder,
+    /// then checks the record and entries: one of the two sees all the other wrote, so no pin
+    /// object (nor entry) is left without its holder (docs/storage.md, "A delete's holder goes
+    /// last"). The entry is due only once this delete
+    /// has reached every location (`KV_PROPAGATION_MS`, or the grace period if shorter): a look
+    /// sooner, from a location that still lists this holder, would find the CID held and done
+    /// with, and nothing would ever release it.
     pub async fn delete(
         &self,
         id: &RequestId,
@@ -236,18 +243,28 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
     ) -> Result<(), KvError> {
         let cid = Cid::parse(&record.cid).ok();
         if let Some(cid) = &cid {
-            self.keys().unhold(cid.canonical(), self.user, id).await?;
-        }
-        self.store().delete(id, record, now).await?;
-        if let Some(cid) = &cid {
             let due = now.0 + KV_PROPAGATION_MS.min(self.settings.grace_secs * 1000);
             let c = cid.canonical();
             self.keys().enqueue(c, self.user, id, now, due).await?;
-            // Last: a gate that could not be told keeps a holder whose pin object is gone,
-            // which the sweep drops once the grace period has passed (`sweep::release`).
-            let holder = gate::holder(self.user.as_str(), id);
-            let _ = self.up.gates.unhold(cid.canonical(), holder).await;
         }
+        self.store().delete(id, record, now).await?;
+        let Some(cid) = &cid else {
+            return Ok(());
+        };
+        self.keys().unhold(cid.canonical(), self.user, id).await?;
+        // A status update that saw the holder still there may have written the record or its
+        // entries again after we deleted them: all its writes came before our holder went.
+        match self.store().get(id).await? {
+            Some(back) => self.store().delete(id, &back, now).await?,
+            None => {
+                let entries = Entries::of(cid, record.name.as_deref());
+                repair::drop_entries(self.kv, self.user, id, &entries).await?;
+            }
+        }
+        // Last: a gate that could not be told keeps a holder whose pin object is gone,
+        // which the sweep drops once the grace period has passed (`sweep::release`).
+        let holder = gate::holder(self.user.as_str(), id);
+        let _ = self.up.gates.unhold(cid.canonical(), holder).await;
         Ok(())
     }
 }

@@ -72,10 +72,9 @@ impl<K: Kv, U: Upstream> UpstreamPins<'_, K, U> {
         let y_unpinned = known_y.is_none_or(|s| s.upstream_id.is_none());
         let known_x = self.keys().state(x.canonical()).await?;
         let upstream_x = known_x
-            .as_ref()
             .filter(|s| s.releasing.is_none() && s.status != Status::Failed)
-            .and_then(|s| s.upstream_id.clone());
-        let Some(rid) = upstream_x.filter(|_| y_unpinned) else {
+            .and_then(|s| Some((s.upstream_id.clone()?, s)));
+        let Some((rid, mut marked)) = upstream_x.filter(|_| y_unpinned) else {
             return Ok(None);
         };
         let (holders, more) = self.keys().holders(x.canonical(), None).await?;
@@ -102,10 +101,14 @@ impl<K: Kv, U: Upstream> UpstreamPins<'_, K, U> {
         };
         // Should we stop between the upstream's replace and the end of this request, the old
         // pin object would still hold a CID no longer pinned upstream: this entry makes the
-        // sweep re-add it then (and costs it one look otherwise).
+        // sweep look at it, and the mark makes that look ask the upstream (a marked state is
+        // never trusted as pinned) and re-add it. Without the mark the look trusted the old
+        // `pinned` and the CID stayed unpinned (tests/faults.rs stops a replace at each step).
         self.keys()
             .enqueue(x.canonical(), self.user, old_id, now, now.0)
             .await?;
+        marked.releasing = Some(now.0);
+        self.keys().put_state(x.canonical(), &marked).await?;
         let y = pin.cid.canonical();
         let mut state = known_y.cloned().unwrap_or_else(CidState::pending);
         let upin = UpstreamPin::with_origins(y, pin.origins.as_slice());
