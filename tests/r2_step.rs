@@ -381,3 +381,29 @@ fn a_gateway_without_the_dag_answers_an_empty_car_and_the_next_is_asked() {
     assert_eq!(run(&blobs, &net, &s, &dag.root, 10_000).1, Outcome::Done);
     assert_kept(&blobs, &dag);
 }
+
+#[test]
+fn a_kept_dag_whose_objects_are_gone_is_forgotten_and_fetched_again() {
+    let dag = Dag::new(2, 3, 900, 12);
+    let blobs = MemBlobs::default();
+    let net = Net::new(&dag, &[Mode::Good]);
+    let mut s = settings(net.bases());
+    s.step_bytes = 3000; // several segments
+    add(&blobs, &dag.root, vec![]);
+    run(&blobs, &net, &s, &dag.root, 10_000);
+    let root = dag.root.to_string();
+    let lost = manifest(&blobs, &dag.root).segments[1].clone();
+    block_on(blobs.delete(vec![lost])).unwrap();
+    let jobs = Started::default();
+    let keeper = Keeper {
+        blobs: &blobs,
+        jobs: &jobs,
+        now: Millis(90_000),
+    };
+    // The re-verification's read: not found (so the lifecycle adds it again), nothing left.
+    assert!(matches!(block_on(keeper.get(&root)), Answer::Refused(r) if r.is_not_found()));
+    assert!(blobs.keys().is_empty(), "{:?}", blobs.keys());
+    add(&blobs, &dag.root, vec![]);
+    assert_eq!(run(&blobs, &net, &s, &dag.root, 100_000).1, Outcome::Done);
+    assert_kept(&blobs, &dag);
+}

@@ -35,30 +35,36 @@ impl<B: Blobs, J: Jobs> Keeper<B, J> {
             .map_err(|e| format!("R2: {}", e.0))
     }
 
-    /// Deletes indexes of a pinned DAG that its manifest does not name: the one its last step
-    /// replaced, should that step have stopped between its commit and deleting it (every
+    /// Checks a pinned DAG against the bucket, and tidies it: `Ok(false)` when an object its
+    /// manifest names is gone (the DAG is lost: the caller forgets it, and the lifecycle adds
+    /// it again — drift repair), and indexes the manifest does not name are deleted (the one
+    /// a last step replaced, should it have stopped between its commit and deleting it; every
     /// other leftover of a stopped step is deleted by the next step, `Stepper::collect`). The
-    /// lifecycle reads a DAG until it reads it pinned, so this runs after every last step; one
-    /// list (and a delete only after such a stop) per read of a pinned DAG, which the lifecycle
-    /// makes once per DAG. An error fails the read, which the lifecycle repeats.
-    async fn tidy(&self, cid: &str, m: &Manifest) -> Result<(), String> {
+    /// lifecycle reads a DAG until it reads it pinned, then about once a day (`sweep::verify`):
+    /// one list of the DAG's objects per such read. An error fails the read, which is repeated.
+    async fn check(&self, cid: &str, m: &Manifest) -> Result<bool, String> {
         let r2 = |e: super::BlobError| format!("R2: {}", e.0);
-        let prefix = layout::indexes(cid);
-        let mut cursor = None;
+        let prefix = layout::dag_prefix(cid);
+        let indexes = layout::indexes(cid);
+        let (mut cursor, mut present) = (None, std::collections::BTreeSet::new());
         loop {
             let (keys, next) = self.blobs.list(&prefix, cursor).await.map_err(r2)?;
             let stale: Vec<String> = keys
-                .into_iter()
-                .filter(|k| m.index.as_ref() != Some(k))
+                .iter()
+                .filter(|k| k.starts_with(&indexes) && m.index.as_ref() != Some(*k))
+                .cloned()
                 .collect();
             if !stale.is_empty() {
                 self.blobs.delete(stale).await.map_err(r2)?;
             }
+            present.extend(keys);
             match next {
                 Some(c) => cursor = Some(c),
-                None => return Ok(()),
+                None => break,
             }
         }
+        let named = m.segments.iter().chain(m.index.iter());
+        Ok(named.into_iter().all(|k| present.contains(k)))
     }
 
     /// Starts a step for a job that should be running and shows no sign of it.
@@ -133,8 +139,14 @@ impl<B: Blobs, J: Jobs> Upstream for Keeper<B, J> {
 
     async fn get(&self, requestid: &str) -> Answer<UpstreamStatus> {
         match self.manifest(requestid).await {
-            Ok(Some(m)) if m.status == Status::Pinned => match self.tidy(requestid, &m).await {
-                Ok(()) => Answer::Ok(status_of(requestid, &m)),
+            Ok(Some(m)) if m.status == Status::Pinned => match self.check(requestid, &m).await {
+                Ok(true) => Answer::Ok(status_of(requestid, &m)),
+                // Lost objects: forget the DAG whole, so the lifecycle's add fetches it anew.
+                Ok(false) => match self.delete(requestid).await {
+                    Answer::Ok(()) => Answer::Refused(not_found()),
+                    Answer::Refused(r) => Answer::Refused(r),
+                    Answer::Unavailable(e) => Answer::Unavailable(e),
+                },
                 Err(e) => Answer::Unavailable(e),
             },
             Ok(Some(m)) => {

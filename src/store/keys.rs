@@ -114,8 +114,11 @@ pub fn holder_of(key: &str) -> Option<(UserId, RequestId)> {
 }
 
 pub fn cid_state(cid: &str) -> String {
-    format!("x/{cid}")
+    format!("{CID_STATES}{cid}")
 }
+
+/// Every CID state (the sweep's re-verification walks them).
+pub const CID_STATES: &str = "x/";
 
 pub const QUEUE: &str = "q/";
 

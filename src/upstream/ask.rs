@@ -30,6 +30,7 @@ pub async fn add<U: Upstream>(
     match up.add(pin).await {
         Answer::Ok(s) => {
             state.observed(s);
+            state.confirmed(now);
             Asked::Answered
         }
         Answer::Refused(r) if !pin.origins.is_empty() => Asked::RefusedAlone(r),
@@ -60,10 +61,22 @@ pub async fn refresh<U: Upstream>(
     };
     match up.get(&id).await {
         Answer::Ok(s) => {
+            let was_pinned = state.status == Status::Pinned;
             state.observed(s);
+            if was_pinned && !state.is_final() {
+                // Pinned no more (a provider that lost blocks and fetches them again).
+                state.lost = Some(now.0);
+            }
+            state.confirmed(now);
             Asked::Answered
         }
-        Answer::Refused(r) if r.is_not_found() => add(up, state, pin, now, retry_secs).await,
+        Answer::Refused(r) if r.is_not_found() => {
+            if state.status == Status::Pinned {
+                // The provider lost a pin it had: drift, repaired by adding it again.
+                state.lost = Some(now.0);
+            }
+            add(up, state, pin, now, retry_secs).await
+        }
         // A 4xx on a status read says nothing about the pin: keep it and ask again later.
         Answer::Refused(r) => {
             state.failed_attempt(r.describe(), now, retry_secs);
@@ -77,14 +90,15 @@ pub async fn refresh<U: Upstream>(
 }
 
 /// Whether a held CID's state is worth a `refresh` now: nothing known, or no upstream pin and
-/// the backoff over, or an upstream pin that is not final and the backoff over. A refusal waits
-/// for a new pin object.
+/// the backoff over, or an upstream pin that is not final and the backoff over, or a `pinned`
+/// the provider last confirmed `VERIFY_AFTER_MS` ago. A refusal waits for a new pin object.
 pub fn worth_refreshing(state: Option<&CidState>, now: Millis) -> bool {
     match state {
         None => true,
         // A release may have unpinned it (and stopped before dropping this state): ask.
         Some(s) if s.releasing.is_some() => true,
         Some(s) if s.is_refused() => false,
+        Some(s) if s.needs_verifying(now) => true,
         Some(s) => !s.is_final() && s.is_due(now),
     }
 }

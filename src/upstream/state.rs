@@ -41,7 +41,18 @@ pub struct CidState {
     /// The pinned DAG's size, when the provider reports it: `info.dag_size` of every holder.
     #[serde(rename = "z", default, skip_serializing_if = "Option::is_none")]
     pub dag_size: Option<u64>,
+    /// When the provider last said the CID is pinned (ms): a pinned CID is asked again once
+    /// this is `VERIFY_AFTER_MS` old (`sweep::verify`), so a pin the provider lost is noticed.
+    #[serde(rename = "v", default, skip_serializing_if = "is_zero_ms")]
+    pub verified: u64,
+    /// When a pinned CID was found missing at its provider (ms) and added again; shown in
+    /// `info.repair` until it is pinned again.
+    #[serde(rename = "l", default, skip_serializing_if = "Option::is_none")]
+    pub lost: Option<u64>,
 }
+
+/// How long a provider's `pinned` is trusted before the sweep asks again (a day).
+pub const VERIFY_AFTER_MS: u64 = 24 * 3600 * 1000;
 
 fn is_zero(n: &u32) -> bool {
     *n == 0
@@ -72,6 +83,8 @@ impl CidState {
             error: None,
             releasing: None,
             dag_size: None,
+            verified: 0,
+            lost: None,
         }
     }
 
@@ -93,6 +106,19 @@ impl CidState {
             self.delegates = s.delegates;
         }
         self.answered();
+    }
+
+    /// After an answer at `now`: a `pinned` is confirmed (and any repair is over).
+    pub fn confirmed(&mut self, now: Millis) {
+        if self.status == Status::Pinned {
+            self.verified = now.0;
+            self.lost = None;
+        }
+    }
+
+    /// Whether a pinned CID is due for its provider to confirm it again.
+    pub fn needs_verifying(&self, now: Millis) -> bool {
+        self.status == Status::Pinned && self.verified + VERIFY_AFTER_MS <= now.0
     }
 
     /// The upstream refused to pin the CID (a 4xx on add): final until someone pins it again.
@@ -145,6 +171,12 @@ impl CidState {
             .unwrap_or_default();
         if let Some(size) = self.dag_size.filter(|_| self.status == Status::Pinned) {
             info.insert(DAG_SIZE.to_owned(), size.to_string());
+        }
+        if let Some(at) = self.lost.filter(|_| self.status != Status::Pinned) {
+            let when = Millis(at).to_rfc3339();
+            let why =
+                format!("the provider no longer had this pinned CID ({when}); pinning it again");
+            info.insert("repair".to_owned(), why);
         }
         (self.status, info, self.delegates.clone())
     }

@@ -13,6 +13,7 @@
 mod held;
 mod release;
 mod turns;
+mod verify;
 
 pub use held::HOLDERS_PER_LOOK;
 
@@ -42,6 +43,8 @@ pub struct Report {
     pub calls: u32,
     pub kv_ops: u32,
     pub released: u32,
+    /// Pinned CIDs queued for re-verification (drift repair, `verify`).
+    pub verifying: u32,
     /// Why the run stopped before the end of the queue, if it did.
     pub stopped: Option<&'static str>,
 }
@@ -50,11 +53,12 @@ impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "looked at {} CIDs, {} upstream calls, {} KV operations, {} released; {}",
+            "looked at {} CIDs, {} upstream calls, {} KV operations, {} released, {} to verify; {}",
             self.looked,
             self.calls,
             self.kv_ops,
             self.released,
+            self.verifying,
             self.stopped.unwrap_or("reached the end of the queue")
         )
     }
@@ -93,7 +97,9 @@ pub async fn run<K: Kv, U: Upstream>(
         seen: RefCell::default(),
     };
     let stopped = sweep.pass().await?;
+    let verifying = sweep.verify().await?;
     Ok(Report {
+        verifying,
         looked: sweep.looked.get(),
         calls: sweep.calls(),
         kv_ops: kv.total(),
