@@ -59,6 +59,7 @@ before(async () => {
       R2_MAX_TRIES: "3",
       UPSTREAM_REFRESH_SECONDS: "0",
       UPSTREAM_RELEASE_GRACE_SECONDS: "0",
+      QUOTAS: JSON.stringify({ dev: 100_000 }),
     },
     extra: {
       r2Buckets: ["CONTENT"],
@@ -240,4 +241,16 @@ test("two users pinning one CID fetch it once; the last holder's delete releases
   await sweep(); // grace over, no holder: released
   await sweep();
   assert.deepEqual((await kept(c)).keys, [], "objects and index gone from R2");
+});
+
+test("a kept DAG over a user's quota fails their pin alone, with the reason", async () => {
+  const big = fx["big.bin"].cid; // kept for alice by the first test: 2.5 MB
+  const p = await w.pin("dev", { cid: big });
+  assert.equal(p.status, "failed", JSON.stringify(p));
+  assert.match(p.info.status_details, /over your quota/);
+  const usage = await w.call("GET", "/usage", { as: "dev" });
+  assert.equal(usage.body.bytes, 0);
+  assert.equal(usage.body.quota_bytes, 100_000);
+  const alice = await w.call("GET", "/pins?cid=" + big, { as: "alice" });
+  assert.equal(alice.body.results[0].status, "pinned", "another user's pin of it is kept");
 });

@@ -14,6 +14,7 @@
 //! The safety argument (a held CID is never unpinned) is in docs/storage.md, "Upstream backend".
 
 pub mod ask;
+pub mod bytes;
 pub mod client;
 mod counted;
 pub mod gate;

@@ -59,6 +59,8 @@ pub struct FakeUpstream {
     pub starts: RefCell<BTreeMap<String, Status>>,
     /// Origins containing one of these are refused (a provider's own rule, e.g. no loopback).
     pub refused_origins: RefCell<Vec<String>>,
+    /// The DAG size a pinned CID is reported with (as the `r2` keeper reports it).
+    pub sizes: RefCell<BTreeMap<String, u64>>,
     next: Cell<u32>,
     clock: Rc<Cell<u64>>,
 }
@@ -73,6 +75,7 @@ impl FakeUpstream {
             received: RefCell::default(),
             starts: RefCell::default(),
             refused_origins: RefCell::default(),
+            sizes: RefCell::default(),
             next: Cell::new(0),
             clock,
         }
@@ -117,7 +120,9 @@ impl FakeUpstream {
             delegates: vec![UP_DELEGATE.to_owned()],
             details: Some(format!("fake: {}", p.status.as_str())),
             created: Some(Instant::parse(&Millis(p.created).to_rfc3339()).unwrap()),
-            dag_size: None,
+            dag_size: (p.status == Status::Pinned)
+                .then(|| self.sizes.borrow().get(&p.cid).copied())
+                .flatten(),
         }
     }
 

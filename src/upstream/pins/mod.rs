@@ -5,9 +5,9 @@
 mod replace;
 
 use super::ask::{self, worth_adding, worth_refreshing, Asked};
-use super::gate;
 use super::holders::CidKeys;
 use super::state::CidState;
+use super::{bytes, gate};
 use super::{Upstream, UpstreamPin, Upstreaming, KV_PROPAGATION_MS};
 use crate::auth::user::UserId;
 use crate::config::UpstreamSettings;
@@ -79,9 +79,25 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
                 self.admit(cid.canonical(), id, known, &pin, now).await?
             }
         };
-        let record = state.apply_to(&record_of(pin));
+        let fresh = record_of(pin);
+        let mut record = state.apply_to(&fresh);
+        let user = self.user;
+        if let Some(why) = bytes::overdraws(self.kv, self.settings, user, &fresh, &state).await? {
+            record = bytes::refused(&fresh, why);
+            self.let_go(cid.canonical(), id, now).await?;
+        }
         self.store().put(id, &cid, &record, None, now).await?;
         Ok((record, Some(state)))
+    }
+
+    /// This pin object no longer holds its CID (refused alone, or over its user's quota): its
+    /// holder and gate holder go, and a look is queued so the sweep releases a CID nobody else
+    /// holds, or retries it for those who do.
+    async fn let_go(&self, cid: &str, id: &RequestId, now: Millis) -> Result<(), KvError> {
+        self.keys().unhold(cid, self.user, id).await?;
+        let holder = gate::holder(self.user.as_str(), id);
+        self.up.gates.unhold(cid, holder).await?;
+        self.keys().enqueue(cid, self.user, id, now, now.0).await
     }
 
     /// One list: the user's holders of the CID. Under KV's propagation, adds at other locations
@@ -165,10 +181,7 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
         refusal: &super::Refusal,
         now: Millis,
     ) -> Result<CidState, KvError> {
-        self.keys().unhold(cid, self.user, id).await?;
-        let holder = gate::holder(self.user.as_str(), id);
-        self.up.gates.unhold(cid, holder).await?;
-        self.keys().enqueue(cid, self.user, id, now, now.0).await?;
+        self.let_go(cid, id, now).await?;
         let mut own = CidState::pending();
         own.refused(refusal);
         Ok(own)
@@ -215,11 +228,19 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
         if state.shown_by(&record) {
             return Ok((record, Some(state)));
         }
-        let updated = state.apply_to(&record);
+        let mut updated = state.apply_to(&record);
+        let user = self.user;
+        let over = bytes::overdraws(self.kv, self.settings, user, &record, &state).await?;
+        if let Some(why) = &over {
+            updated = bytes::refused(&record, why.clone());
+        }
         let kept = self
             .keys()
             .rewrite_holder(self.user, id, &cid, record.status, &updated, now)
             .await?;
+        if kept && over.is_some() {
+            self.let_go(cid.canonical(), id, now).await?;
+        }
         Ok((if kept { updated } else { record }, Some(state)))
     }
 

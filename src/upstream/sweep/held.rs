@@ -10,10 +10,10 @@ use crate::domain::{cid::Cid, request_id::RequestId};
 use crate::store::kv::{Kv, KvError};
 use crate::store::{keys, record::PinRecord};
 use crate::upstream::ask::{self, worth_refreshing};
-use crate::upstream::gate;
 use crate::upstream::holders::Due;
 use crate::upstream::state::CidState;
 use crate::upstream::Upstream;
+use crate::upstream::{bytes, gate};
 
 /// Room one holder needs: its record, a rewrite (change marker, record, index), the holder
 /// check, and an undo (marker, index, record).
@@ -86,10 +86,24 @@ impl<K: Kv, U: Upstream> Sweep<'_, K, U> {
                     self.ask(cid, &mut state, known.as_ref()).await?;
                 }
                 if !state.shown_by(&record) {
-                    let updated = state.apply_to(&record);
-                    self.keys()
+                    let mut updated = state.apply_to(&record);
+                    let over =
+                        bytes::overdraws(self.kv, self.settings, &user, &record, &state).await?;
+                    if let Some(why) = &over {
+                        updated = bytes::refused(&record, why.clone());
+                    }
+                    let kept = self
+                        .keys()
                         .rewrite_holder(&user, &id, &parsed, record.status, &updated, self.now)
                         .await?;
+                    if kept && over.is_some() {
+                        // Over its user's quota: this pin object holds the CID no more.
+                        self.keys().unhold(cid, &user, &id).await?;
+                        self.gates
+                            .unhold(cid, gate::holder(user.as_str(), &id))
+                            .await?;
+                        live -= 1;
+                    }
                 }
                 after = Some(key);
             }
