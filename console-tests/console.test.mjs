@@ -296,7 +296,8 @@ describe("web console", () => {
   test("hides usage and CAR upload while the service has no GET /usage", async () => {
     assert.equal((await api("GET", "/usage")).status, 404);
     assert.ok(await page.locator('nav a[data-view="usage"]').isHidden());
-    assert.equal(await page.getByText("Upload a .car file").count(), 0);
+    assert.equal(await page.getByRole("heading", { name: "Upload files" }).count(), 0);
+    assert.equal(await page.locator("#car-file").count(), 0);
     assert.equal(await page.locator("table.pins th", { hasText: "Size" }).count(), 0);
   });
 
