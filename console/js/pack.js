@@ -62,6 +62,9 @@ function pbNode(data, links) {
  */
 export async function pack(files, onProgress = () => {}, { chunk: CHUNK = 1 << 20, width: WIDTH = 1024 } = {}) {
   if (files.length > MAX_FILES) throw new Error(`Choose at most ${MAX_FILES} files at once.`);
+  if (!globalThis.crypto?.subtle) {
+    throw new Error("Packing files needs the console over https (the browser hashes only there); send a .car instead.");
+  }
   const blocks = [];
   const put = async (codec, bytes) => {
     const cid = await cidOf(codec, bytes);

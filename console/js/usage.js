@@ -60,6 +60,11 @@ export function renderUsage(view) {
           : [
               h("label", { for: "usage-meter" }, `${bytes(u.bytes)} of ${bytes(quota)} used (${percent(u.bytes, quota)})`),
               h("meter", { id: "usage-meter", min: 0, max: quota, value: u.bytes, high: quota * 0.9 }),
+              h(
+                "p",
+                { class: "muted" },
+                u.bytes < quota ? `${bytes(quota - u.bytes)} left for uploads.` : "Full: uploads are refused until you delete pins.",
+              ),
             ],
       );
     })
