@@ -23,8 +23,17 @@ let page;
 let dir;
 const seen = { dialogs: [], pageErrors: [] };
 
+let token; // the test's own: Basic on every call would spend the sign-in budget (20 a minute)
+
 async function api(method, path, { body, type } = {}) {
-  const headers = { authorization: `Basic ${Buffer.from("dev:dev").toString("base64")}` };
+  if (!token) {
+    const res = await fetch(`${server.base}/token`, {
+      method: "POST",
+      headers: { authorization: `Basic ${Buffer.from("dev:dev").toString("base64")}` },
+    });
+    token = (await res.json()).token;
+  }
+  const headers = { authorization: `Bearer ${token}` };
   if (type) headers["content-type"] = type;
   const res = await fetch(`${server.base}${path}`, { method, headers, body });
   const text = await res.text();
@@ -197,6 +206,7 @@ describe("web console with the r2 backend", () => {
     assert.equal(usage.quota_bytes, QUOTA);
     await page.getByRole("link", { name: "Usage" }).click();
     await page.getByRole("heading", { name: "Usage", level: 1 }).waitFor();
+    await page.locator("ul.counts").waitFor();
     const counts = Object.fromEntries(
       await page.locator("ul.counts li").evaluateAll((lis) => lis.map((li) => [li.querySelector(".badge").textContent, li.querySelector("strong").textContent])),
     );
@@ -207,7 +217,7 @@ describe("web console with the r2 backend", () => {
     const label = await page.locator("label[for=usage-meter]").textContent();
     const [, pct] = label.match(/^\d\.\d\d MiB of 3\.81 MiB used \((\d+)%\)$/) ?? [];
     assert.equal(Number(pct), Math.round((100 * usage.bytes) / QUOTA), label);
-    await shot(page, "usage");
+    await shot(page, "usage", { clip: { x: 0, y: 0, width: 1024, height: 440 } });
     await page.getByRole("link", { name: "Pins" }).click();
     await summary(page, /^4 pins$/);
     await shot(page, "pins-sized", { fullPage: true });

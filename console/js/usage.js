@@ -2,7 +2,6 @@
 // (the r2 backend) answers GET /usage, and with it takes CAR uploads (POST /car) and serves
 // /ipfs/{cid}; any other answer hides those parts of the console.
 import { ApiError, call } from "./api.js";
-import { pack } from "./pack.js";
 import { bytes, fill, h, notice, plural, statusBadge } from "./dom.js";
 
 export const features = { usage: false, lastUsage: null };
@@ -120,6 +119,8 @@ export function uploadControl(done) {
       if (!asCar) {
         const packing = notice("info", `Packing ${what}…`);
         fill(status, packing);
+        // Loaded on first use: only a service that takes uploads needs it.
+        const { pack } = await import("./pack.js");
         const packed = await pack(chosen, (n, total) => fill(packing, `Packing ${what}: ${percent(n, total)}`));
         body = packed.car;
         if (!pinName && chosen.length === 1) pinName = chosen[0].name;
