@@ -222,4 +222,16 @@ describe("web console with the r2 backend", () => {
     await summary(page, /^4 pins$/);
     await shot(page, "pins-sized", { fullPage: true });
   });
+
+  test("uploads and sizes fit a 360-pixel-wide phone", async () => {
+    const phone = await openPage(browser, server.base, seen, { width: 360, height: 780 });
+    await phone.goto(server.base + "/");
+    await signIn(phone);
+    await summary(phone, /^4 pins$/);
+    const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.equal(overflow, 0, "no sideways scrolling");
+    const right = await phone.locator("form.upload input, form.upload button, table.pins a").evaluateAll((els) => Math.max(...els.map((e) => e.getBoundingClientRect().right)));
+    assert.ok(right <= 360, `a control reaches x=${right}`);
+    await phone.context().close();
+  });
 });
