@@ -21,7 +21,23 @@ function configWithoutBuild() {
   return out.join("\n");
 }
 
-function freePort() {
+/** What the r2 backend needs besides PIN_BACKEND: wrangler.toml's commented blocks, enabled. */
+export const R2_BINDINGS = `
+[[r2_buckets]]
+binding = "CONTENT"
+bucket_name = "console-test-pins"
+
+[[queues.producers]]
+binding = "FETCHES"
+queue = "console-test-fetches"
+
+[[queues.consumers]]
+queue = "console-test-fetches"
+max_batch_size = 1
+max_retries = 10
+`;
+
+export function freePort() {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.on("error", reject);
@@ -34,14 +50,17 @@ function freePort() {
 
 let started = 0;
 
-/** `vars` override the configuration's variables (wrangler's --var), e.g. another backend. */
-export async function startDev({ vars = {} } = {}) {
+/**
+ * `vars` override the configuration's variables (wrangler's --var), e.g. another backend;
+ * `toml` is appended to the configuration (bindings it leaves commented out, e.g. R2_BINDINGS).
+ */
+export async function startDev({ vars = {}, toml = "" } = {}) {
   const port = await freePort();
   const inspector = await freePort();
   const state = mkdtempSync(join(tmpdir(), "console-test-state-"));
   // Beside wrangler.toml, so that main, [assets] and .dev.vars resolve exactly as for `npm run dev`.
   const config = join(root, `.console-test-${process.pid}-${++started}.wrangler.toml`);
-  writeFileSync(config, configWithoutBuild());
+  writeFileSync(config, `${configWithoutBuild()}\n${toml}`);
   const child = spawn(
     process.execPath,
     [

@@ -16,7 +16,7 @@ export function sizeCell(p) {
   return h(
     "span",
     { class: "size" },
-    bytes(Number(size)),
+    h("data", { class: "bytes", value: String(size), title: `${Number(size).toLocaleString()} bytes` }, bytes(Number(size))),
     " ",
     h("a", { href: `/ipfs/${encodeURIComponent(p.pin.cid)}`, target: "_blank", rel: "noopener", "aria-label": `Open ${label}` }, "open"),
   );

@@ -143,8 +143,10 @@ export function renderPins(view) {
     view,
     h("div", { class: "head" }, h("h1", { tabindex: "-1" }, "Pins")),
     addForm,
-    uploadControl(() => {
-      state.cursors = [];
+    uploadControl((pin) => {
+      Object.assign(state, { search: "", status: "", cursors: [], highlight: pin.requestid });
+      search.value = "";
+      status.value = "";
       load();
     }),
     h("section", { class: "card", "aria-labelledby": "list-title" },

@@ -41,6 +41,23 @@ pub async fn read_capped<B: RequestBody>(body: &mut B, cap: usize) -> Result<Vec
     Ok(out)
 }
 
+/// What a refused upload may still send before its answer: read and dropped (see `drain`).
+pub const REFUSED_DRAIN_BYTES: u64 = 8 << 20;
+
+/// Reads and drops the rest of a refused body, at most `limit` bytes of it. A client still
+/// sending (a browser uploading a file over HTTP/1.1) whose body is left unread may see the
+/// connection reset instead of the answer; `wrangler dev`'s proxy turns it into a 503 "worker
+/// restarted mid-request" (workerd issue 4660). A body larger than `limit` is left, unread.
+pub async fn drain<B: RequestBody>(body: &mut B, limit: u64) {
+    let mut left = limit;
+    while left > 0 {
+        match body.next_chunk().await {
+            Ok(Some(chunk)) => left = left.saturating_sub(chunk.len() as u64),
+            Ok(None) | Err(_) => break,
+        }
+    }
+}
+
 pub fn too_large(cap: usize) -> ApiError {
     ApiError::PayloadTooLarge(format!("request body larger than {cap} bytes"))
 }
@@ -77,6 +94,16 @@ mod tests {
         let e = now(read_capped(&mut endless, 64 * 1024)).unwrap_err();
         assert!(matches!(e, ApiError::PayloadTooLarge(_)));
         assert_eq!(endless.0, 65, "read one chunk past the cap, no more");
+    }
+
+    #[test]
+    fn drains_a_refused_body_to_its_end_or_the_limit() {
+        let mut endless = Endless(0);
+        now(drain(&mut endless, 10 * 1024));
+        assert_eq!(endless.0, 10, "stops at the limit");
+        let mut rest = vec![7u8; 5000];
+        now(drain(&mut rest, 10 * 1024));
+        assert!(rest.is_empty(), "read to its end");
     }
 
     #[test]

@@ -5,20 +5,28 @@ use super::service::PinService;
 use crate::domain::upload::UploadQuery;
 use crate::domain::{list_query::ListQuery, pin::Pin, timestamp::Millis};
 use crate::error::ApiError;
-use crate::http::body::RequestBody;
+use crate::http::body::{drain, RequestBody, REFUSED_DRAIN_BYTES};
 use crate::http::{query, router::Route, Reply};
 use crate::store::kv::Kv;
 use crate::upstream::Upstream;
 
 /// `POST /car`: the body (a CAR) is read here, as it streams, by the backend that keeps it.
+/// A refused upload's unread rest is drained (up to `REFUSED_DRAIN_BYTES`) before the answer.
 pub async fn upload<K: Kv, U: Upstream, B: RequestBody>(
     query: &str,
     body: &mut B,
     svc: &PinService<'_, K, U>,
     now: Millis,
 ) -> Result<Reply, ApiError> {
-    let q = UploadQuery::parse(&query::parse(query)?)?;
-    Ok(Reply::json(202, &svc.upload(q, body, now).await?))
+    let answer = async {
+        let q = UploadQuery::parse(&query::parse(query)?)?;
+        svc.upload(q, &mut *body, now).await
+    }
+    .await;
+    if answer.is_err() {
+        drain(body, REFUSED_DRAIN_BYTES).await;
+    }
+    Ok(Reply::json(202, &answer?))
 }
 
 pub async fn handle<K: Kv, U: Upstream>(

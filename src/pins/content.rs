@@ -43,7 +43,8 @@ impl<'a, K: Kv, U: Upstream> PinService<'a, K, U> {
             return Err(refused(UploadError::TooLarge(r2.upload_bytes)));
         }
         let (up, _) = self.upstream.expect("r2 is a real backend");
-        let room = match r2.quota.of(self.user.as_str()) {
+        let quota = r2.quota.of(self.user.as_str());
+        let room = match quota {
             Some(quota) => {
                 let used = usage::usage(self.kv, self.user).await.map_err(storage)?;
                 if used.bytes >= quota {
@@ -63,7 +64,11 @@ impl<'a, K: Kv, U: Upstream> PinService<'a, K, U> {
             .client
             .accept(&mut Stream(body), &ask)
             .await
-            .map_err(refused)?;
+            .map_err(|e| match (e, quota) {
+                // The upload counts the room left; the message names the quota itself.
+                (UploadError::OverQuota { .. }, Some(quota)) => over_quota(quota),
+                (e, _) => refused(e),
+            })?;
         let cid = Cid::parse(&done.root.to_string()).map_err(|e| ApiError::bad("car", e))?;
         if q.root.is_some() {
             if let Some(id) = self.pin_of(&cid).await? {
