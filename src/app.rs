@@ -3,9 +3,10 @@
 
 use crate::auth::{authenticate, is_password, Accept, Caller};
 use crate::config::Config;
+use crate::domain::pin::MAX_BODY_BYTES;
 use crate::domain::timestamp::Millis;
 use crate::error::ApiError;
-use crate::http::body::{read_capped, RequestBody};
+use crate::http::body::{drain, read_capped, RequestBody};
 use crate::http::{router, router::Route, HttpRequest, Reply};
 use crate::limits::{self, Bucket, Limiter};
 use crate::pins::{api as pins_api, service::PinService};
@@ -37,7 +38,19 @@ pub async fn handle_with<K: Kv, L: Limiter, U: Upstream, B: RequestBody>(
     let kv = Counting::new(kv);
     let reply = match dispatch(&mut req, &kv, limiter, upstream, config, now).await {
         Ok(reply) => reply,
-        Err(e) => Reply::failure(&e),
+        Err(e) => {
+            // A small body the client declared is read and dropped before a refusal: left
+            // unread, the connection may be reset under the answer (`body::drain`). A body of
+            // no declared length, or a larger one, stays unread.
+            let small = req
+                .body
+                .declared_len()
+                .filter(|n| *n <= MAX_BODY_BYTES as u64);
+            if let Some(n) = small {
+                drain(&mut req.body, n).await;
+            }
+            Reply::failure(&e)
+        }
     };
     let mut reply = reply.with_cors();
     if config.is_ok_and(|c| c.debug_kv_ops) {
