@@ -17,7 +17,6 @@
 // (bench/.data/N/run), so what one run writes (pins, change markers, stored totals) can never
 // shift the next run's figures. Every listing's `count` is checked against the seed.
 import { spawn, execFileSync } from "node:child_process";
-import { workerdCpuNs } from "./workerd.mjs";
 import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
