@@ -48,10 +48,11 @@ async fn fetch(raw: web_sys::Request, env: Env, _ctx: Context) -> Result<web_sys
         console_error!("configuration error: {e}");
     }
     let limiter = limiter::BindingLimiter {
-        requests: env.rate_limiter("RATE_LIMITER").ok(),
-        sign_ins: env.rate_limiter("SIGNIN_LIMITER").ok(),
+        requests: bound(&env, "RATE_LIMITER").and_then(|_| env.rate_limiter("RATE_LIMITER").ok()),
+        sign_ins: bound(&env, "SIGNIN_LIMITER")
+            .and_then(|_| env.rate_limiter("SIGNIN_LIMITER").ok()),
         blocked: BLOCKED.with(|b| *b),
-        quotas: env.durable_object("USER_QUOTAS").ok(),
+        quotas: bound(&env, "USER_QUOTAS").and_then(|_| env.durable_object("USER_QUOTAS").ok()),
     };
     // `worker::Request` reads `cf`, the method and the URL (parsed) up front: the API routes
     // read what they need from the raw request instead; the gateway keeps its glue.
@@ -75,7 +76,8 @@ async fn fetch(raw: web_sys::Request, env: Env, _ctx: Context) -> Result<web_sys
                 .map(|u| Counted::new(provider(&env, u, now)));
             let config = config.as_ref().as_ref().map_err(String::as_str);
             let store = kv::WorkersKv(store);
-            let transport = gate_transport(&env);
+            // The gates serve only a real backend's releases: no lookup for the others.
+            let transport = client.as_ref().and_then(|_| gate_transport(&env));
             let gates = gates_of(&transport);
             let up = client.as_ref().map(|client| Upstreaming {
                 client,
@@ -188,6 +190,7 @@ fn provider(env: &Env, settings: &UpstreamSettings, now: Millis) -> Client {
 const GATES_BINDING: &str = "CID_GATES";
 
 fn gate_transport(env: &Env) -> Option<gate::DoGates> {
+    bound(env, GATES_BINDING)?;
     env.durable_object(GATES_BINDING).ok().map(gate::DoGates)
 }
 
@@ -209,6 +212,13 @@ thread_local! {
 /// isolate's cached configuration was built from (`config_cache` says why that is safe).
 fn settings(env: &Env) -> config_cache::Parsed {
     SETTING_NAMES.with(|names| config_cache::config(|i, _| setting(env, &names[i])))
+}
+
+/// Whether a binding is there at all: an absent one is then no more than one lookup
+/// (`Env`'s typed getters format an error for it, on every request).
+fn bound(env: &Env, name: &str) -> Option<()> {
+    let value = js_sys::Reflect::get(env, &JsValue::from_str(name)).ok()?;
+    (!value.is_undefined()).then_some(())
 }
 
 /// A var or a secret (both are strings to the worker; anything else is no setting).
