@@ -31,10 +31,11 @@ const DATA = `${root}bench/.data`;
 const ALL_SIZES = "1000,10000,100000";
 const SIZES = (process.env.BENCH_SIZES ?? ALL_SIZES).split(",").map(Number);
 // Only a run of every size replaces bench/results.json and the README's table.
-const FULL = SIZES.join(",") === ALL_SIZES;
+const FULL = SIZES.join(",") === ALL_SIZES && process.env.BENCH_BUILD === undefined;
 const USER = "bench";
 const AUTH = `Basic ${Buffer.from("bench:bench").toString("base64")}`;
 const RPS_SECONDS = Number(process.env.BENCH_RPS_SECONDS ?? 4);
+const RPS_ROUNDS = Number(process.env.BENCH_RPS_ROUNDS ?? 8);
 const CONCURRENCY = 16;
 const NAMESPACE = "bench-pins";
 const STATUSES = ["queued", "pinning", "pinned", "failed"];
@@ -212,9 +213,9 @@ async function measure(samples, make, expect) {
   };
 }
 
-/** Closed-loop requests per second with CONCURRENCY in flight for RPS_SECONDS. */
-async function rps(send) {
-  const until = performance.now() + RPS_SECONDS * 1000;
+/** Requests `send` completes in `seconds`, CONCURRENCY in flight, closed loop. */
+async function closedLoop(send, seconds) {
+  const until = performance.now() + seconds * 1000;
   let done = 0;
   const loop = async () => {
     while (performance.now() < until) {
@@ -226,7 +227,26 @@ async function rps(send) {
   };
   const t0 = performance.now();
   await Promise.all(Array.from({ length: CONCURRENCY }, loop));
-  return Math.round(done / ((performance.now() - t0) / 1000));
+  return { done, seconds: (performance.now() - t0) / 1000 };
+}
+
+/**
+ * Requests per second of each of `sends`, RPS_SECONDS each in all, measured in RPS_ROUNDS
+ * interleaved rounds (the order rotating every round): on a shared machine the load drifts over
+ * seconds, and a ratio of two figures measured a minute apart would measure the drift.
+ */
+async function rpsInterleaved(sends) {
+  const names = Object.keys(sends);
+  const sum = Object.fromEntries(names.map((k) => [k, { done: 0, seconds: 0 }]));
+  for (let round = 0; round < RPS_ROUNDS; round++) {
+    for (let i = 0; i < names.length; i++) {
+      const k = names[(i + round) % names.length];
+      const r = await closedLoop(sends[k], RPS_SECONDS / RPS_ROUNDS);
+      sum[k].done += r.done;
+      sum[k].seconds += r.seconds;
+    }
+  }
+  return Object.fromEntries(names.map((k) => [k, Math.round(sum[k].done / sum[k].seconds)]));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -341,12 +361,12 @@ async function benchSize(n, build) {
 
     process.stderr.write(`N=${n}: requests per second…\n`);
     const id = ids[0];
-    const throughput = {
-      "get by id": await rps(() => mf.dispatchFetch(`http://bench.test/pins/${id}`, { headers: { authorization: AUTH } })),
-      "list newest page": await rps(() => mf.dispatchFetch("http://bench.test/pins", { headers: { authorization: AUTH } })),
-      "baseline: one KV get": await rps(() => baseline.fetch(`http://baseline.test/?k=p/${USER}/${id}`)),
-      "baseline: one KV list": await rps(() => baseline.fetch(pinsList(22))),
-    };
+    const throughput = await rpsInterleaved({
+      "get by id": () => mf.dispatchFetch(`http://bench.test/pins/${id}`, { headers: { authorization: AUTH } }),
+      "list newest page": () => mf.dispatchFetch("http://bench.test/pins", { headers: { authorization: AUTH } }),
+      "baseline: one KV get": () => baseline.fetch(`http://baseline.test/?k=p/${USER}/${id}`),
+      "baseline: one KV list": () => baseline.fetch(pinsList(22)),
+    });
 
     process.stderr.write(`N=${n}: writes…\n`);
     // Writes last: each marks a change, after which listings scan again until it settles
@@ -415,7 +435,7 @@ function table(results) {
   }
   lines.push(
     "",
-    `Requests per second (${CONCURRENCY} in flight, ${RPS_SECONDS} s each) against the baseline worker in the same run, doing one KV get (or one KV list of the newest 22 pins, like the newest page's):`,
+    `Requests per second (${CONCURRENCY} in flight, ${RPS_SECONDS} s each in ${RPS_ROUNDS} interleaved rounds) against the baseline worker in the same run, doing one KV get (or one KV list of the newest 22 pins, like the newest page's):`,
     "",
     `| N | get by id | newest page | baseline: one get | baseline: one list | get by id ÷ one get | newest page ÷ one get | newest page ÷ one list |`,
     `|---|---|---|---|---|---|---|---|`,
@@ -447,12 +467,14 @@ function table(results) {
 // ---------------------------------------------------------------------------------------------
 
 const started = performance.now();
-if (!existsSync(`${root}build/index.js`)) throw new Error("build/ is missing: run `bash scripts/build.sh`");
+// BENCH_BUILD=dir measures another build (e.g. main's, for a before/after in the same way).
+const source = process.env.BENCH_BUILD ?? `${root}build`;
+if (!existsSync(`${source}/index.js`)) throw new Error(`${source} is missing: run \`bash scripts/build.sh\``);
 // The whole run uses one copy of the build, whatever happens to build/ meanwhile.
 const build = `${DATA}/build`;
 rmSync(build, { recursive: true, force: true });
 mkdirSync(build, { recursive: true });
-for (const f of ["index.js", "index_bg.wasm"]) copyFileSync(`${root}build/${f}`, `${build}/${f}`);
+for (const f of ["index.js", "index_bg.wasm"]) copyFileSync(`${source}/${f}`, `${build}/${f}`);
 
 const git = (...args) => execFileSync("git", args, { cwd: root, encoding: "utf8" }).trim();
 const results = {

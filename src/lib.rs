@@ -9,6 +9,7 @@ pub mod app;
 pub mod auth;
 pub mod backend;
 pub mod config;
+pub mod config_cache;
 pub mod domain;
 pub mod error;
 pub mod gateway;

@@ -10,7 +10,8 @@ mod r2;
 mod upstream;
 
 use crate::backend::Provider as Either;
-use crate::config::{Config, Provider, UpstreamSettings};
+use crate::config::{Provider, UpstreamSettings};
+use crate::config_cache;
 use crate::domain::timestamp::Millis;
 use crate::error::ApiError;
 use crate::http::{body::RequestBody, HttpRequest, Reply};
@@ -19,9 +20,11 @@ use crate::r2::keeper::Keeper;
 use crate::upstream::gate::Gates;
 use crate::upstream::{client::PsaClient, sweep, Counted, Throttle, Upstreaming};
 use futures_util::StreamExt;
+use worker::wasm_bindgen::JsValue;
+use worker::worker_sys::web_sys;
 use worker::{
-    console_error, console_log, event, ByteStream, Context, Date, Env, MessageBatch, MessageExt,
-    Request, Response, Result, ScheduleContext, ScheduledEvent,
+    console_error, console_log, event, js_sys, ByteStream, Context, Date, Env, MessageBatch,
+    MessageExt, Request, Result, ScheduleContext, ScheduledEvent,
 };
 
 thread_local! {
@@ -38,32 +41,43 @@ fn start() {
 }
 
 #[event(fetch)]
-async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
+async fn fetch(raw: web_sys::Request, env: Env, _ctx: Context) -> Result<web_sys::Response> {
     let now = Millis(Date::now().as_millis());
-    let config = Config::from_env(|k| setting(&env, k));
-    if let Err(e) = &config {
+    let config = settings(&env);
+    if let Err(e) = config.as_ref() {
         console_error!("configuration error: {e}");
     }
     let limiter = limiter::BindingLimiter {
-        requests: env.rate_limiter("RATE_LIMITER").ok(),
-        sign_ins: env.rate_limiter("SIGNIN_LIMITER").ok(),
+        requests: bound(&env, "RATE_LIMITER").and_then(|_| env.rate_limiter("RATE_LIMITER").ok()),
+        sign_ins: bound(&env, "SIGNIN_LIMITER")
+            .and_then(|_| env.rate_limiter("SIGNIN_LIMITER").ok()),
         blocked: BLOCKED.with(|b| *b),
-        quotas: env.durable_object("USER_QUOTAS").ok(),
+        quotas: bound(&env, "USER_QUOTAS").and_then(|_| env.durable_object("USER_QUOTAS").ok()),
     };
-    if crate::http::router::is_gateway(&req.path()) {
-        let config = config.as_ref().map_err(String::as_str);
-        return gateway::fetch(&req, &env, &limiter, config, now).await;
+    // `worker::Request` reads `cf`, the method and the URL (parsed) up front: the API routes
+    // read what they need from the raw request instead; the gateway keeps its glue.
+    let url = raw.url();
+    let (path, query) = crate::http::split_url(&url);
+    if crate::http::router::is_gateway(path) {
+        let req = Request::from(raw);
+        let config = config.as_ref().as_ref().map_err(String::as_str);
+        return gateway::fetch(&req, &env, &limiter, config, now)
+            .await
+            .map(Into::into);
     }
-    let reply = match (read_request(&mut req), env.kv("PINS")) {
-        (Ok(http), Ok(store)) => {
+    let http = read_request(&raw, path, query);
+    let reply = match env.kv("PINS") {
+        Ok(store) => {
             let client = config
+                .as_ref()
                 .as_ref()
                 .ok()
                 .and_then(|c| c.upstream.as_ref())
                 .map(|u| Counted::new(provider(&env, u, now)));
-            let config = config.as_ref().map_err(String::as_str);
+            let config = config.as_ref().as_ref().map_err(String::as_str);
             let store = kv::WorkersKv(store);
-            let transport = gate_transport(&env);
+            // The gates serve only a real backend's releases: no lookup for the others.
+            let transport = client.as_ref().and_then(|_| gate_transport(&env));
             let gates = gates_of(&transport);
             let up = client.as_ref().map(|client| Upstreaming {
                 client,
@@ -73,8 +87,7 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
             // One instantiation of the request path, whatever the backend (bundle size).
             crate::app::handle_with(http, store, &limiter, up.as_ref(), config, now).await
         }
-        (Err(reply), _) => reply,
-        (_, Err(e)) => {
+        Err(e) => {
             console_error!("KV binding PINS: {e}");
             Reply::failure(&ApiError::Internal("storage is not configured".into())).with_cors()
         }
@@ -82,12 +95,7 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
     if reply.status >= 500 {
         // Details name settings and keys, never credentials.
         let body = reply.body.as_deref().unwrap_or("");
-        console_error!(
-            "{} {} -> {}: {body}",
-            req.inner().method(),
-            req.path(),
-            reply.status
-        );
+        console_error!("{} {path} -> {}: {body}", raw.method(), reply.status);
     }
     respond(reply)
 }
@@ -97,7 +105,8 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     let now = Millis(Date::now().as_millis());
-    let config = match Config::from_env(|k| setting(&env, k)) {
+    let config = settings(&env);
+    let config = match config.as_ref() {
         Ok(config) => config,
         Err(e) => return console_error!("sweep: configuration error: {e}"),
     };
@@ -121,7 +130,8 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
 /// `[[queues.consumers]]`). A step that stops with an R2 error is retried by the queue.
 #[event(queue)]
 async fn queue(batch: MessageBatch<r2::Job>, env: Env, _ctx: Context) -> Result<()> {
-    let config = match Config::from_env(|k| setting(&env, k)) {
+    let config = settings(&env);
+    let config = match config.as_ref() {
         Ok(config) => config,
         Err(e) => {
             console_error!("fetch step: configuration error: {e}");
@@ -180,6 +190,7 @@ fn provider(env: &Env, settings: &UpstreamSettings, now: Millis) -> Client {
 const GATES_BINDING: &str = "CID_GATES";
 
 fn gate_transport(env: &Env) -> Option<gate::DoGates> {
+    bound(env, GATES_BINDING)?;
     env.durable_object(GATES_BINDING).ok().map(gate::DoGates)
 }
 
@@ -190,32 +201,47 @@ fn gates_of(gates: &Option<gate::DoGates>) -> Gates<'_> {
     }
 }
 
-/// A var or a secret (both are strings to the worker).
-fn setting(env: &Env, name: &str) -> Option<String> {
-    env.var(name)
-        .map(|v| v.to_string())
-        .or_else(|_| env.secret(name).map(|s| s.to_string()))
-        .ok()
+thread_local! {
+    /// The settings' names as JS strings, made once: looking up ~25 settings per request
+    /// otherwise decodes every name into a new JS string first.
+    static SETTING_NAMES: Vec<JsValue> =
+        config_cache::SETTINGS.iter().map(|k| JsValue::from_str(k)).collect();
+}
+
+/// The configuration, parsed again only when a setting reads differently from the ones the
+/// isolate's cached configuration was built from (`config_cache` says why that is safe).
+fn settings(env: &Env) -> config_cache::Parsed {
+    SETTING_NAMES.with(|names| config_cache::config(|i, _| setting(env, &names[i])))
+}
+
+/// Whether a binding is there at all: an absent one is then no more than one lookup
+/// (`Env`'s typed getters format an error for it, on every request).
+fn bound(env: &Env, name: &str) -> Option<()> {
+    let value = js_sys::Reflect::get(env, &JsValue::from_str(name)).ok()?;
+    (!value.is_undefined()).then_some(())
+}
+
+/// A var or a secret (both are strings to the worker; anything else is no setting).
+fn setting(env: &Env, name: &JsValue) -> Option<String> {
+    js_sys::Reflect::get(env, name).ok()?.as_string()
 }
 
 /// The request's head; its body stays a stream for the app to read after sign-in.
-fn read_request(req: &mut Request) -> std::result::Result<HttpRequest<StreamBody>, Reply> {
-    let header = |req: &Request, name: &str| req.headers().get(name).ok().flatten();
-    let url = req
-        .url()
-        .map_err(|_| Reply::failure(&ApiError::BadRequest("unreadable URL".into())).with_cors())?;
-    Ok(HttpRequest {
-        method: req.inner().method(),
-        path: url.path().to_owned(),
-        query: url.query().unwrap_or("").to_owned(),
-        authorization: header(req, "authorization"),
-        client_ip: header(req, "cf-connecting-ip"),
+fn read_request(req: &web_sys::Request, path: &str, query: &str) -> HttpRequest<StreamBody> {
+    let headers = req.headers();
+    let header = |name: &str| headers.get(name).ok().flatten();
+    HttpRequest {
+        method: req.method(),
+        path: path.to_owned(),
+        query: query.to_owned(),
+        authorization: header("authorization"),
+        client_ip: header("cf-connecting-ip"),
         body: StreamBody {
-            declared: header(req, "content-length").and_then(|v| v.trim().parse().ok()),
+            declared: header("content-length").and_then(|v| v.trim().parse().ok()),
             // No body at all (a GET) is an empty stream.
-            stream: req.stream().ok(),
+            stream: req.body().map(ByteStream::from),
         },
-    })
+    }
 }
 
 /// The request's body as workerd delivers it, chunk by chunk.
@@ -241,15 +267,22 @@ impl RequestBody for StreamBody {
     }
 }
 
-fn respond(reply: Reply) -> Result<Response> {
-    let response = match reply.body {
-        Some(body) => Response::ok(body)?,
-        None => Response::empty()?,
-    };
-    let mut response = response.with_status(reply.status);
-    let headers = response.headers_mut();
+/// The reply as a runtime response, built directly: one `Headers`, one `Response`, the body
+/// handed over as a string (`worker::Response` copies it into a new `Uint8Array` first).
+fn respond(reply: Reply) -> Result<web_sys::Response> {
+    let headers = web_sys::Headers::new()?;
+    if reply.body.is_some() && reply.header("content-type").is_none() {
+        // What `worker::Response::ok` said of a body that names no type.
+        headers.set("content-type", "text/plain; charset=utf-8")?;
+    }
     for (name, value) in &reply.headers {
         headers.set(name, value)?;
     }
-    Ok(response)
+    let init = web_sys::ResponseInit::new();
+    init.set_status(reply.status);
+    init.set_headers(&headers);
+    Ok(web_sys::Response::new_with_opt_str_and_init(
+        reply.body.as_deref(),
+        &init,
+    )?)
 }

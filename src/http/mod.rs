@@ -113,3 +113,39 @@ impl Reply {
             .map(|(_, v)| v.as_str())
     }
 }
+
+/// A request URL's path and query (the runtime hands over a serialized WHATWG URL: scheme,
+/// `//`, authority, then the path; no fragment reaches a worker, but one is dropped if it does).
+pub fn split_url(url: &str) -> (&str, &str) {
+    let url = url.split_once('#').map_or(url, |(u, _)| u);
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[after_scheme..];
+    let path_and_query = rest.find(['/', '?']).map_or("", |i| &rest[i..]);
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query, ""));
+    (if path.is_empty() { "/" } else { path }, query)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_url;
+
+    #[test]
+    fn splits_serialized_urls() {
+        for (url, path, query) in [
+            ("https://example.com/", "/", ""),
+            ("https://example.com/pins/abc", "/pins/abc", ""),
+            ("https://example.com/pins?a=1&b=/x", "/pins", "a=1&b=/x"),
+            ("https://example.com/pins#/frag?x", "/pins", ""),
+            ("https://example.com:8080/pins?limit=5", "/pins", "limit=5"),
+            ("https://example.com/a%3F%23%2Fb?c", "/a%3F%23%2Fb", "c"),
+            ("https://example.com?query", "/", "query"),
+            ("https://example.com", "/", ""),
+            ("http://127.0.0.1:8787/pins?", "/pins", ""),
+            ("https://user:pw@example.com/ipfs/x?y=1", "/ipfs/x", "y=1"),
+        ] {
+            assert_eq!(split_url(url), (path, query), "{url}");
+        }
+    }
+}
