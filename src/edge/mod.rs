@@ -147,7 +147,7 @@ async fn queue(batch: MessageBatch<r2::Job>, env: Env, _ctx: Context) -> Result<
     let jobs = r2::QueueJobs(env.queue(r2::QUEUE).ok());
     for message in batch.messages()? {
         let now = Date::now().as_millis();
-        let tag = r2::step_tag(now);
+        let tag = crate::r2::layout::tag(now);
         match r2::step(&blobs, &jobs, settings, &message.body().cid, now, &tag).await {
             Ok(outcome) => {
                 console_log!("fetch step {}: {outcome:?}", message.body().cid);

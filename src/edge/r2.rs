@@ -194,13 +194,6 @@ impl Jobs for QueueJobs {
     }
 }
 
-/// Names a step's objects: time first (so a listing shows them in order), then randomness.
-pub fn step_tag(now: u64) -> String {
-    let mut r = [0u8; 8];
-    let _ = getrandom::getrandom(&mut r);
-    format!("{now:013}-{:016x}", u64::from_le_bytes(r))
-}
-
 /// Runs one step for a message and starts the next when there is more to do. An R2 failure
 /// leaves the message to the queue's own retries.
 pub async fn step(

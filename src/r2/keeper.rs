@@ -46,25 +46,13 @@ impl<B: Blobs, J: Jobs> Keeper<B, J> {
         let r2 = |e: super::BlobError| format!("R2: {}", e.0);
         let prefix = layout::dag_prefix(cid);
         let indexes = layout::indexes(cid);
-        let (mut cursor, mut present) = (None, std::collections::BTreeSet::new());
-        loop {
-            let (keys, next) = self.blobs.list(&prefix, cursor).await.map_err(r2)?;
-            let stale: Vec<String> = keys
-                .iter()
-                .filter(|k| k.starts_with(&indexes) && m.index.as_ref() != Some(*k))
-                .cloned()
-                .collect();
-            if !stale.is_empty() {
-                self.blobs.delete(stale).await.map_err(r2)?;
-            }
-            present.extend(keys);
-            match next {
-                Some(c) => cursor = Some(c),
-                None => break,
-            }
-        }
-        let named = m.segments.iter().chain(m.index.iter());
-        Ok(named.into_iter().all(|k| present.contains(k)))
+        let stale = |k: &str| k.starts_with(&indexes) && m.index.as_deref() != Some(k);
+        let left = super::prune(&self.blobs, &prefix, stale)
+            .await
+            .map_err(r2)?;
+        let present: std::collections::BTreeSet<String> = left.into_iter().collect();
+        let mut named = m.segments.iter().chain(m.index.iter());
+        Ok(named.all(|k| present.contains(k)))
     }
 
     /// Starts a step for a job that should be running and shows no sign of it.
@@ -175,22 +163,9 @@ impl<B: Blobs, J: Jobs> Upstream for Keeper<B, J> {
         if let Err(e) = self.blobs.delete(vec![layout::manifest(requestid)]).await {
             return r2(e);
         }
-        let prefix = layout::dag_prefix(requestid);
-        let mut cursor = None;
-        loop {
-            let (keys, next) = match self.blobs.list(&prefix, cursor).await {
-                Ok(page) => page,
-                Err(e) => return r2(e),
-            };
-            if !keys.is_empty() {
-                if let Err(e) = self.blobs.delete(keys).await {
-                    return r2(e);
-                }
-            }
-            match next {
-                Some(c) => cursor = Some(c),
-                None => return Answer::Ok(()),
-            }
+        match super::prune(&self.blobs, &layout::dag_prefix(requestid), |_| true).await {
+            Ok(_) => Answer::Ok(()),
+            Err(e) => r2(e),
         }
     }
 
@@ -202,9 +177,7 @@ impl<B: Blobs, J: Jobs> Upstream for Keeper<B, J> {
             cap: ask.cap,
             room: ask.room,
         };
-        let mut r = [0u8; 8];
-        let _ = getrandom::getrandom(&mut r);
-        let tag = format!("{:013}-{:016x}", self.now.0, u64::from_le_bytes(r));
+        let tag = layout::tag(self.now.0);
         let done = up.run(body, ask.root, self.now.0, &tag).await?;
         if done.missing > 0 {
             let _ = self.jobs.start(&done.root.to_string(), 0).await;

@@ -1,6 +1,14 @@
 //! Object names in the R2 bucket. Everything of one DAG lives under `dag/{cid}/` (the root's
 //! canonical CIDv1), so a release lists one prefix and deletes it.
 
+/// Names a writer's objects (a fetch step's, an upload's): time first, so a listing shows them
+/// in order, then 64 random bits, so no two writers share a name.
+pub fn tag(now: u64) -> String {
+    let mut r = [0u8; 8];
+    let _ = getrandom::getrandom(&mut r);
+    format!("{now:013}-{:016x}", u64::from_le_bytes(r))
+}
+
 /// The DAG's manifest: its job, its result, and which segments and index are in force.
 pub fn manifest(cid: &str) -> String {
     format!("dag/{cid}/m")

@@ -154,6 +154,29 @@ pub const DEFAULT_RETRY_SECS: u64 = 60;
 /// With the default wait: 1, 2, 4, … 32, then 60 minutes: about 7 hours in all.
 pub const DEFAULT_MAX_TRIES: u32 = 12;
 
+/// Walks every object under `prefix`, a page at a time, deleting those `drop` picks as it goes;
+/// returns the keys it left. The one way a DAG's objects are listed (a release, a step's
+/// cleanup, a read's check), so each costs one list per 1000 objects.
+pub async fn prune<B: Blobs>(
+    blobs: &B,
+    prefix: &str,
+    drop: impl Fn(&str) -> bool,
+) -> Result<Vec<String>, BlobError> {
+    let (mut cursor, mut left) = (None, Vec::new());
+    loop {
+        let (keys, next) = blobs.list(prefix, cursor).await?;
+        let (doomed, kept): (Vec<String>, Vec<String>) = keys.into_iter().partition(|k| drop(k));
+        if !doomed.is_empty() {
+            blobs.delete(doomed).await?;
+        }
+        left.extend(kept);
+        match next {
+            Some(c) => cursor = Some(c),
+            None => return Ok(left),
+        }
+    }
+}
+
 impl<T: Blobs> Blobs for &T {
     async fn get(&self, key: &str) -> Result<Option<Blob>, BlobError> {
         (**self).get(key).await

@@ -110,20 +110,11 @@ impl<B: Blobs, W: Web> Stepper<'_, B, W> {
     async fn collect(&self, cid: &str, m: &Manifest) -> Result<(), BlobError> {
         let prefix = layout::dag_prefix(cid);
         let manifest = layout::manifest(cid);
-        let named =
-            |k: &String| *k == manifest || m.index.as_ref() == Some(k) || m.segments.contains(k);
-        let mut cursor = None;
-        loop {
-            let (keys, next) = self.blobs.list(&prefix, cursor).await?;
-            let unnamed: Vec<String> = keys.into_iter().filter(|k| !named(k)).collect();
-            if !unnamed.is_empty() {
-                self.blobs.delete(unnamed).await?;
-            }
-            match next {
-                Some(c) => cursor = Some(c),
-                None => return Ok(()),
-            }
-        }
+        let named = |k: &str| {
+            k == manifest || m.index.as_deref() == Some(k) || m.segments.iter().any(|s| s == k)
+        };
+        super::prune(self.blobs, &prefix, |k| !named(k)).await?;
+        Ok(())
     }
 
     /// Fetches missing subtrees, source by source, until the budget or the missing run out.

@@ -145,10 +145,7 @@ impl<B: Blobs> Upload<'_, B> {
                         return Err(UploadError::TooLarge(self.cap));
                     }
                     if let Some(room) = self.room.filter(|r| received > *r) {
-                        let _ = room;
-                        return Err(UploadError::OverQuota {
-                            quota: self.room.unwrap_or(0),
-                        });
+                        return Err(UploadError::OverQuota { quota: room });
                     }
                     reader.push(&chunk);
                 }
