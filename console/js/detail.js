@@ -22,6 +22,27 @@ export function sizeCell(p) {
   );
 }
 
+/**
+ * Asks before deleting a pin, then deletes it: `null` when the person cancelled, else whether
+ * the pin is gone (a failure is shown as a toast). The list and the detail view share it.
+ */
+export async function deletePin(p, label) {
+  const ok = await confirmDialog({
+    title: "Delete this pin?",
+    text: `“${label}” (${p.pin.cid}) will no longer be pinned for you. Other pins of the same CID are not affected.`,
+    action: "Delete pin",
+  });
+  if (!ok) return null;
+  try {
+    await call("DELETE", `/pins/${encodeURIComponent(p.requestid)}`);
+    toast(`Deleted ${label}`);
+    return true;
+  } catch (err) {
+    toast(err.message);
+    return false;
+  }
+}
+
 export function renderDetail(view, requestid) {
   let alive = true;
   let timer;
@@ -106,19 +127,7 @@ export function renderDetail(view, requestid) {
   }
 
   async function remove(p, label) {
-    const ok = await confirmDialog({
-      title: "Delete this pin?",
-      text: `“${label}” (${p.pin.cid}) will no longer be pinned for you. Other pins of the same CID are not affected.`,
-      action: "Delete pin",
-    });
-    if (!ok) return;
-    try {
-      await call("DELETE", `/pins/${encodeURIComponent(p.requestid)}`);
-      toast(`Deleted ${label}`);
-      location.hash = "#/pins";
-    } catch (err) {
-      toast(err.message);
-    }
+    if (await deletePin(p, label)) location.hash = "#/pins";
   }
 
   load(true);

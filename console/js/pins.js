@@ -2,9 +2,9 @@
 // `before` (the service's `created` is unique per user, so a page starts exactly after the last
 // pin of the one before: nothing skipped, nothing repeated), add and delete.
 import { ApiError, call, query } from "./api.js";
-import { confirmDialog, copyButton, fill, h, notice, plural, statusBadge, time, toast } from "./dom.js";
+import { copyButton, fill, h, notice, plural, statusBadge, time } from "./dom.js";
 import { features, uploadControl } from "./usage.js";
-import { sizeCell } from "./detail.js";
+import { deletePin, sizeCell } from "./detail.js";
 
 export const PAGE_SIZE = 20;
 const ALL = "queued,pinning,pinned,failed";
@@ -293,18 +293,7 @@ export function renderPins(view) {
   }
 
   async function remove(p, label) {
-    const ok = await confirmDialog({
-      title: "Delete this pin?",
-      text: `“${label}” (${p.pin.cid}) will no longer be pinned for you. Other pins of the same CID are not affected.`,
-      action: "Delete pin",
-    });
-    if (!ok) return;
-    try {
-      await call("DELETE", `/pins/${encodeURIComponent(p.requestid)}`);
-      toast(`Deleted ${label}`);
-    } catch (err) {
-      toast(err.message);
-    }
+    if ((await deletePin(p, label)) === null) return;
     if (alive) load();
     document.getElementById("pin-search")?.focus();
   }
