@@ -2,11 +2,12 @@
 //! bodies streamed, `Jobs` on the fetch queue (`FETCHES`), and the queue's consumer, which
 //! runs one fetch step per message.
 
+use super::upstream::err as js_error;
 use crate::r2::step::{Outcome, Stepper};
 use crate::r2::{Blob, BlobError, Blobs, Chunks, Jobs, R2Settings, Web, WebAnswer};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
-use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::wasm_bindgen::JsCast;
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::{js_sys, web_sys, Bucket, ByteStream, Conditional, Queue, Range};
 
@@ -140,21 +141,12 @@ impl Chunks for Body {
     }
 }
 
-fn js_err(e: JsValue) -> String {
-    e.as_string()
-        .or_else(|| {
-            e.dyn_ref::<js_sys::Error>()
-                .map(|e| String::from(e.message()))
-        })
-        .unwrap_or_else(|| "fetch failed".into())
-}
-
 impl Web for FetchWeb {
     type Body = Body;
 
     async fn get(&self, url: &str, accept: &str) -> Result<WebAnswer<Body>, String> {
-        let headers = web_sys::Headers::new().map_err(js_err)?;
-        headers.set("accept", accept).map_err(js_err)?;
+        let headers = web_sys::Headers::new().map_err(js_error)?;
+        headers.set("accept", accept).map_err(js_error)?;
         let init = web_sys::RequestInit::new();
         init.set_method("GET");
         init.set_headers(&headers);
@@ -162,8 +154,8 @@ impl Web for FetchWeb {
         let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
         let answer = JsFuture::from(global.fetch_with_str_and_init(url, &init))
             .await
-            .map_err(js_err)?;
-        let response: web_sys::Response = answer.dyn_into().map_err(js_err)?;
+            .map_err(js_error)?;
+        let response: web_sys::Response = answer.dyn_into().map_err(js_error)?;
         let content_type = response.headers().get("content-type").ok().flatten();
         Ok(WebAnswer {
             status: response.status(),

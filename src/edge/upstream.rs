@@ -14,7 +14,8 @@ const TIMEOUT_MS: u32 = 10_000;
 
 pub struct FetchTransport;
 
-fn err(e: JsValue) -> String {
+/// A JS exception's message (fetch failures, aborts), for logs and `info`.
+pub(super) fn err(e: JsValue) -> String {
     e.as_string()
         .or_else(|| {
             e.dyn_ref::<js_sys::Error>()

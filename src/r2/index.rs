@@ -7,6 +7,8 @@
 //! fetch step and every gateway read. Layout: magic, entry count, then per entry the CID's
 //! bytes, segment number, offset, length and links, all lengths and numbers as LEB128 varints.
 
+use super::manifest::Manifest;
+use super::{BlobError, Blobs};
 use cid::Cid;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -29,6 +31,16 @@ pub struct DagIndex {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexError(pub &'static str);
+
+/// The index a manifest names, read from the bucket; `None` when it names none, or one that is
+/// gone or unreadable (the DAG's blocks are then walked again from its root).
+pub async fn in_force<B: Blobs>(blobs: &B, m: &Manifest) -> Result<Option<DagIndex>, BlobError> {
+    let Some(key) = &m.index else {
+        return Ok(None);
+    };
+    let blob = blobs.get(key).await?;
+    Ok(blob.and_then(|b| DagIndex::from_bytes(&b.bytes).ok()))
+}
 
 impl DagIndex {
     pub fn len(&self) -> usize {

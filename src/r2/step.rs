@@ -4,7 +4,7 @@
 //! cost only repeated work (docs/storage.md, "R2 backend").
 
 use super::fetch::{self, Ended, Received};
-use super::index::{DagIndex, Entry, IDENTITY};
+use super::index::{self, DagIndex, Entry, IDENTITY};
 use super::manifest::Manifest;
 use super::{layout, sources, BlobError, Blobs, R2Settings, Web};
 use crate::domain::status::Status;
@@ -63,14 +63,7 @@ impl<B: Blobs, W: Web> Stepper<'_, B, W> {
             return Ok(Outcome::Busy);
         };
         self.collect(cid, &m).await?;
-        let index = match &m.index {
-            Some(k) => self
-                .blobs
-                .get(k)
-                .await?
-                .and_then(|b| DagIndex::from_bytes(&b.bytes).ok()),
-            None => None,
-        };
+        let index = index::in_force(self.blobs, &m).await?;
         if index.is_none() {
             m.segments.clear();
         }

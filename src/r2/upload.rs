@@ -6,7 +6,7 @@
 //! A DAG whose blocks are all there is `pinned`; one still missing blocks is `pinning` and the
 //! fetch steps get the rest (from gateways, or from later uploads with `?root=`).
 
-use super::index::{DagIndex, Entry};
+use super::index::{self, Entry};
 use super::manifest::Manifest;
 use super::step::inline_links;
 use super::{layout, BlobError, Blobs, Chunks};
@@ -203,15 +203,7 @@ impl<B: Blobs> Upload<'_, B> {
                 },
                 None => (Manifest::new(Vec::new(), now), None),
             };
-            let mut index = match &m.index {
-                Some(k) => self
-                    .blobs
-                    .get(k)
-                    .await?
-                    .and_then(|b| DagIndex::from_bytes(&b.bytes).ok()),
-                None => None,
-            }
-            .unwrap_or_default();
+            let mut index = index::in_force(self.blobs, &m).await?.unwrap_or_default();
             if m.index.is_none() {
                 m.segments.clear();
             }
