@@ -1,8 +1,10 @@
 // `npm run bench`: the built worker in local workerd (Miniflare) against pinsets of N pins.
 // For each N it reports, per request type: the KV operations (the worker's x-kv-ops header),
 // latency p50/p95, and the CPU workerd spent per request; then requests per second for get-by-id
-// and the newest page against a baseline worker (one KV get, bench/baseline.mjs) in the same
-// run; then the bundle size and the native CPU figures of `cargo bench --bench core`. Writes
+// and the newest page against two bare workers that make the same one KV call and answer, in the
+// same run: bench/baseline.mjs in JS, and bench/floor in Rust on the same workers-rs glue as the
+// service (the floor any Rust worker starts from); then the bundle size and the native CPU
+// figures of `cargo bench --bench core`. Writes
 // bench/results.json and a table to stdout, and the table into README.md between the bench
 // markers.
 //
@@ -233,26 +235,39 @@ async function closedLoop(send, seconds) {
 /**
  * Requests per second of each of `sends`, RPS_SECONDS each in all, measured in RPS_ROUNDS
  * interleaved rounds (the order rotating every round): on a shared machine the load drifts over
- * seconds, and a ratio of two figures measured a minute apart would measure the drift.
+ * seconds, and a ratio of two figures measured a minute apart would measure the drift. Returns
+ * each one's rate over all its rounds, and each of `ratios` ([name, numerator, denominator]) as
+ * the median of its rounds' ratios, so that one round the machine was busy in cannot move it.
  */
-async function rpsInterleaved(sends) {
+async function rpsInterleaved(sends, ratios) {
   const names = Object.keys(sends);
   const sum = Object.fromEntries(names.map((k) => [k, { done: 0, seconds: 0 }]));
-  for (let round = 0; round < RPS_ROUNDS; round++) {
+  const rounds = [];
+  for (let turn = 0; turn < RPS_ROUNDS; turn++) {
+    const rate = {};
     for (let i = 0; i < names.length; i++) {
-      const k = names[(i + round) % names.length];
+      const k = names[(i + turn) % names.length];
       const r = await closedLoop(sends[k], RPS_SECONDS / RPS_ROUNDS);
       sum[k].done += r.done;
       sum[k].seconds += r.seconds;
+      rate[k] = r.done / r.seconds;
     }
+    rounds.push(rate);
   }
-  return Object.fromEntries(names.map((k) => [k, Math.round(sum[k].done / sum[k].seconds)]));
+  const median = (xs) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  };
+  return {
+    rps: Object.fromEntries(names.map((k) => [k, Math.round(sum[k].done / sum[k].seconds)])),
+    ratios: Object.fromEntries(ratios.map(([name, a, b]) => [name, round(median(rounds.map((r) => r[a] / r[b])))])),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
 // One N
 
-async function benchSize(n, build) {
+async function benchSize(n, build, floor) {
   const t0 = performance.now();
   const { pins, scratch, seeded_in_s, prepare_s } = await prepare(n);
   const mf = miniflare(scratch, [
@@ -278,10 +293,20 @@ async function benchSize(n, build) {
       compatibilityDate: "2026-04-20",
       kvNamespaces,
     },
+    {
+      name: "floor",
+      modules: true,
+      scriptPath: `${floor}/index.js`,
+      modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+      compatibilityDate: "2026-04-20",
+      kvNamespaces,
+    },
   ]);
   try {
     await mf.ready;
     const baseline = await mf.getWorker("baseline");
+    const rustFloor = await mf.getWorker("floor");
+    const pinsWorker = await mf.getWorker("pins");
     // Samples: enough for a p95, fewer where one request scans the whole pinset.
     const FAST = 40;
     const SCAN = n >= 100000 ? 10 : 20;
@@ -298,6 +323,7 @@ async function benchSize(n, build) {
     for (let i = 0; i < 20; i++) {
       await call(mf, "GET", `/pins/${ids[i % ids.length]}`);
       await baseline.fetch(`http://baseline.test/?k=p/${USER}/${ids[i % ids.length]}`).then((x) => x.arrayBuffer());
+      await rustFloor.fetch(`http://floor.test/?k=p/${USER}/${ids[i % ids.length]}`).then((x) => x.arrayBuffer());
     }
     // The first listing of a quiet pinset scans everything and stores the per-status totals.
     r["list newest page, first (stores totals)"] = await list("", 1, count({}));
@@ -339,9 +365,9 @@ async function benchSize(n, build) {
     r["list next page (before=)"] = await list(`?before=${before}`, SCAN, count({ before }));
 
     // The baseline worker: what the local KV itself costs, with nothing else around it.
-    const timeBaseline = async (url, ops) => {
+    const timeBaseline = async (url, ops, worker = baseline) => {
       const t = performance.now();
-      const res = await baseline.fetch(url);
+      const res = await worker.fetch(url);
       await res.arrayBuffer();
       if (res.status !== 200) throw new Error(`baseline ${url} -> ${res.status}`);
       return { ms: performance.now() - t, ops, body: null };
@@ -358,15 +384,29 @@ async function benchSize(n, build) {
     r["baseline worker: one KV list, a CID's index (1 key)"] = await measure(FAST, (i) => timeBaseline(cidList(i), LIST1));
     r["baseline worker: one KV list, the newest 22 pins"] = await measure(FAST, () => timeBaseline(pinsList(22), LIST1));
     r["baseline worker: one KV list, 1000 pins"] = await measure(10, () => timeBaseline(pinsList(1000), LIST1));
+    r["bare Rust worker: one KV get"] = await measure(FAST, (i) => timeBaseline(`http://floor.test/?k=p/${USER}/${ids[i % ids.length]}`, GET1, rustFloor));
+    r["bare Rust worker: one KV list, the newest 22 pins"] = await measure(FAST, () => timeBaseline(pinsList(22), LIST1, rustFloor));
 
     process.stderr.write(`N=${n}: requests per second…\n`);
     const id = ids[0];
-    const throughput = await rpsInterleaved({
-      "get by id": () => mf.dispatchFetch(`http://bench.test/pins/${id}`, { headers: { authorization: AUTH } }),
-      "list newest page": () => mf.dispatchFetch("http://bench.test/pins", { headers: { authorization: AUTH } }),
-      "baseline: one KV get": () => baseline.fetch(`http://baseline.test/?k=p/${USER}/${id}`),
-      "baseline: one KV list": () => baseline.fetch(pinsList(22)),
-    });
+    // Every worker is reached the same way (its own fetcher), so that only the workers differ.
+    const { rps: throughput, ratios } = await rpsInterleaved(
+      {
+        "get by id": () => pinsWorker.fetch(`http://bench.test/pins/${id}`, { headers: { authorization: AUTH } }),
+        "list newest page": () => pinsWorker.fetch("http://bench.test/pins", { headers: { authorization: AUTH } }),
+        "baseline: one KV get": () => baseline.fetch(`http://baseline.test/?k=p/${USER}/${id}`),
+        "baseline: one KV list": () => baseline.fetch(pinsList(22)),
+        "Rust floor: one KV get": () => rustFloor.fetch(`http://floor.test/?k=p/${USER}/${id}`),
+        "Rust floor: one KV list": () => rustFloor.fetch(pinsList(22)),
+      },
+      [
+        ["get by id ÷ JS one get", "get by id", "baseline: one KV get"],
+        ["get by id ÷ Rust one get", "get by id", "Rust floor: one KV get"],
+        ["newest page ÷ JS one list", "list newest page", "baseline: one KV list"],
+        ["newest page ÷ Rust one list", "list newest page", "Rust floor: one KV list"],
+        ["Rust one get ÷ JS one get", "Rust floor: one KV get", "baseline: one KV get"],
+      ],
+    );
 
     process.stderr.write(`N=${n}: writes…\n`);
     // Writes last: each marks a change, after which listings scan again until it settles
@@ -388,7 +428,7 @@ async function benchSize(n, build) {
     r["list newest page, after a write"] = await list("", SCAN, count({}) + FAST);
     r["delete"] = await measure(FAST, (i) => call(mf, "DELETE", `/pins/${replaced[i]}`));
     r["list newest page, after the deletes"] = await list("", 1, count({}));
-    return { n, seeded_in_s, prepare_s, seconds: Math.round((performance.now() - t0) / 100) / 10, requests: r, rps: throughput };
+    return { n, seeded_in_s, prepare_s, seconds: Math.round((performance.now() - t0) / 100) / 10, requests: r, rps: throughput, rps_ratios: ratios };
   } finally {
     await mf.dispose();
     rmSync(scratch, { recursive: true, force: true });
@@ -435,17 +475,18 @@ function table(results) {
   }
   lines.push(
     "",
-    `Requests per second (${CONCURRENCY} in flight, ${RPS_SECONDS} s each in ${RPS_ROUNDS} interleaved rounds) against the baseline worker in the same run, doing one KV get (or one KV list of the newest 22 pins, like the newest page's):`,
+    `Requests per second (${CONCURRENCY} in flight, ${RPS_SECONDS} s each in ${RPS_ROUNDS} interleaved rounds) against two bare workers in the same run that make one KV get (or one KV list of the newest 22 pins, like the newest page's) and answer: bench/baseline.mjs in JS, and bench/floor in Rust on the service's workers-rs glue. Ratios are the median of the rounds' ratios:`,
     "",
-    `| N | get by id | newest page | baseline: one get | baseline: one list | get by id ÷ one get | newest page ÷ one get | newest page ÷ one list |`,
-    `|---|---|---|---|---|---|---|---|`,
+    `| N | get by id | newest page | JS: one get | JS: one list | Rust: one get | Rust: one list | get ÷ JS get | get ÷ Rust get | page ÷ JS list | page ÷ Rust list | Rust get ÷ JS get |`,
+    `|---|---|---|---|---|---|---|---|---|---|---|---|`,
   );
   for (const s of sizes) {
-    const b = s.rps["baseline: one KV get"];
-    const bl = s.rps["baseline: one KV list"];
-    const g = s.rps["get by id"];
-    const l = s.rps["list newest page"];
-    lines.push(`| ${s.n.toLocaleString("en")} | ${g} | ${l} | ${b} | ${bl} | ${(g / b).toFixed(2)} | ${(l / b).toFixed(2)} | ${(l / bl).toFixed(2)} |`);
+    const x = s.rps;
+    const q = s.rps_ratios;
+    lines.push(
+      `| ${s.n.toLocaleString("en")} | ${x["get by id"]} | ${x["list newest page"]} | ${x["baseline: one KV get"]} | ${x["baseline: one KV list"]} | ${x["Rust floor: one KV get"]} | ${x["Rust floor: one KV list"]} | ` +
+        `${q["get by id ÷ JS one get"].toFixed(2)} | ${q["get by id ÷ Rust one get"].toFixed(2)} | ${q["newest page ÷ JS one list"].toFixed(2)} | ${q["newest page ÷ Rust one list"].toFixed(2)} | ${q["Rust one get ÷ JS one get"].toFixed(2)} |`,
+    );
   }
   const b = results.bundle;
   lines.push(
@@ -485,7 +526,14 @@ const results = {
   machine: `${os.cpus()[0]?.model ?? "unknown"} × ${os.cpus().length}, ${process.version}`,
   sizes: [],
 };
-for (const n of SIZES) results.sizes.push(await benchSize(n, build));
+// The bare Rust worker, built from bench/floor (its own target directory).
+process.stderr.write("building bench/floor…\n");
+execFileSync("bash", ["scripts/build.sh", "bench/floor"], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
+const floor = `${DATA}/floor`;
+rmSync(floor, { recursive: true, force: true });
+mkdirSync(floor, { recursive: true });
+for (const f of ["index.js", "index_bg.wasm"]) copyFileSync(`${root}bench/floor/build/${f}`, `${floor}/${f}`);
+for (const n of SIZES) results.sizes.push(await benchSize(n, build, floor));
 results.bundle = bundle(build);
 results.core = nativeCore();
 results.total_seconds = Math.round((performance.now() - started) / 1000);

@@ -73,10 +73,12 @@ describe("issue → use → list → revoke", () => {
 
 describe("expiry", () => {
   test("a token is refused once its expires_in has passed", async () => {
-    const t = await w.token("alice", { expires_in: 1 });
-    assert.equal(claimsOf(t.token).exp - claimsOf(t.token).iat, 1);
+    // Times are whole seconds: a token of 1 s issued late in a second expires within
+    // milliseconds; one of 2 s is good for at least a whole second.
+    const t = await w.token("alice", { expires_in: 2 });
+    assert.equal(claimsOf(t.token).exp - claimsOf(t.token).iat, 2);
     assert.equal((await w.call("GET", "/pins", { token: t.token })).status, 200);
-    await sleep(2100);
+    await sleep(3100);
     await assertRefused(await w.call("GET", "/pins", { token: t.token }), "expired");
     const listed = await w.call("GET", "/tokens", { as: "alice" });
     assert.ok(!listed.body.results.some((x) => x.id === t.id), "expired tokens are not listed");

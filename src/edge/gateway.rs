@@ -2,7 +2,7 @@
 //! becomes a `FixedLengthStream` fed chunk by chunk from R2 range reads (never the whole
 //! answer in memory).
 
-use super::{kv::WorkersKv, limiter::BindingLimiter, r2::R2Blobs, r2::BUCKET};
+use super::{kv::WorkersKv, kv::PINS, limiter::BindingLimiter, r2::R2Blobs, r2::BUCKET};
 use crate::config::Config;
 use crate::domain::timestamp::Millis;
 use crate::error::ApiError;
@@ -37,14 +37,13 @@ pub async fn fetch(
         client_ip: header("cf-connecting-ip"),
     };
     let blobs = env.bucket(BUCKET).ok().map(|b| R2Blobs(Some(b)));
-    let reply = match env.kv("PINS") {
-        Ok(kv) => {
-            let kv = WorkersKv(kv);
+    let reply = match WorkersKv::bound(env, PINS) {
+        Some(kv) => {
             let cache = INDEXES.with(|c| *c);
             handler::handle(&greq, &kv, limiter, blobs.as_ref(), cache, config, now).await
         }
-        Err(e) => {
-            console_error!("KV binding PINS: {e}");
+        None => {
+            console_error!("KV binding {PINS}: not bound");
             Reply::failure(&ApiError::Internal("storage is not configured".into()))
         }
     };

@@ -66,8 +66,8 @@ async fn fetch(raw: web_sys::Request, env: Env, _ctx: Context) -> Result<web_sys
             .map(Into::into);
     }
     let http = read_request(&raw, path, query);
-    let reply = match env.kv("PINS") {
-        Ok(store) => {
+    let reply = match kv::WorkersKv::bound(&env, kv::PINS) {
+        Some(store) => {
             let client = config
                 .as_ref()
                 .as_ref()
@@ -75,7 +75,6 @@ async fn fetch(raw: web_sys::Request, env: Env, _ctx: Context) -> Result<web_sys
                 .and_then(|c| c.upstream.as_ref())
                 .map(|u| Counted::new(provider(&env, u, now)));
             let config = config.as_ref().as_ref().map_err(String::as_str);
-            let store = kv::WorkersKv(store);
             // The gates serve only a real backend's releases: no lookup for the others.
             let transport = client.as_ref().and_then(|_| gate_transport(&env));
             let gates = gates_of(&transport);
@@ -87,8 +86,8 @@ async fn fetch(raw: web_sys::Request, env: Env, _ctx: Context) -> Result<web_sys
             // One instantiation of the request path, whatever the backend (bundle size).
             crate::app::handle_with(http, store, &limiter, up.as_ref(), config, now).await
         }
-        Err(e) => {
-            console_error!("KV binding PINS: {e}");
+        None => {
+            console_error!("KV binding {}: not bound", kv::PINS);
             Reply::failure(&ApiError::Internal("storage is not configured".into())).with_cors()
         }
     };
@@ -113,9 +112,8 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     let Some(settings) = &config.upstream else {
         return;
     };
-    let store = match env.kv("PINS") {
-        Ok(store) => kv::WorkersKv(store),
-        Err(e) => return console_error!("sweep: KV binding PINS: {e}"),
+    let Some(store) = kv::WorkersKv::bound(&env, kv::PINS) else {
+        return console_error!("sweep: KV binding {}: not bound", kv::PINS);
     };
     let client = Counted::new(provider(&env, settings, now));
     let transport = gate_transport(&env);
