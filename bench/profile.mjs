@@ -1,8 +1,9 @@
 // Where a request's time goes in local workerd: V8's sampling profiler (through workerd's
-// inspector) over many GET /pins/{id} and newest-page requests and the baseline worker's one KV
-// get, printed as self time per function (wasm functions by name when the build keeps its name
-// section; `scripts/build.sh` strips it, so profile a build made without that last step), and
-// workerd's CPU per request next to the baseline's.
+// inspector) over many GET /pins/{id} and newest-page requests and the baseline workers' one KV
+// get or list (bench/baseline.mjs in JS; bench/floor in Rust, built by `bash scripts/build.sh
+// bench/floor`), printed as self time per function (wasm functions by name when the build keeps
+// its name section; `scripts/build.sh` strips it, so profile a build made without that last
+// step), and workerd's CPU per request next to the baselines'.
 //
 //   node bench/profile.mjs [build dir] [N]    (defaults: build/, 1000; seeds as bench/run.mjs)
 import { copyFileSync, existsSync, mkdirSync, rmSync } from "node:fs";
@@ -19,6 +20,7 @@ mkdirSync(build, { recursive: true });
 for (const f of ["index.js", "index_bg.wasm"]) copyFileSync(`${process.argv[2] ?? `${root}build`}/${f}`, `${build}/${f}`);
 const n = Number(process.argv[3] ?? 1000);
 const seeded = `${root}bench/.data/${n}/seeded`;
+if (!existsSync(`${root}bench/floor/build/index.js`)) throw new Error("no bench/floor build: run `bash scripts/build.sh bench/floor` once");
 if (!existsSync(seeded)) throw new Error(`no seed for N=${n}: run BENCH_SIZES=${n} node bench/run.mjs once`);
 const scratch = `${root}bench/.data/${n}/profile`;
 rmSync(scratch, { recursive: true, force: true });
@@ -50,6 +52,14 @@ const mf = new Miniflare({
       name: "baseline",
       modules: true,
       scriptPath: `${root}bench/baseline.mjs`,
+      compatibilityDate: "2026-04-20",
+      kvNamespaces: { PINS: "bench-pins" },
+    },
+    {
+      name: "floor",
+      modules: true,
+      scriptPath: `${root}bench/floor/build/index.js`,
+      modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
       compatibilityDate: "2026-04-20",
       kvNamespaces: { PINS: "bench-pins" },
     },
@@ -121,7 +131,7 @@ async function run(label, worker, send, count) {
   // A few in flight, as the benchmark's requests per second are measured.
   let left = count;
   await Promise.all(
-    Array.from({ length: 4 }, async () => {
+    Array.from({ length: Number(process.env.PROFILE_CONCURRENCY ?? 4) }, async () => {
       while (left-- > 0) {
         const res = await send();
         await res.arrayBuffer();
@@ -150,14 +160,17 @@ try {
   await mf.ready;
   const pins = await mf.getWorker("pins");
   const baseline = await mf.getWorker("baseline");
+  const floor = await mf.getWorker("floor");
   const list = await (await pins.fetch("http://bench.test/pins?limit=1", { headers: { authorization: AUTH } })).json();
   const id = list.results[0].requestid;
   await run("baseline one KV get", "baseline", () => baseline.fetch(`http://baseline.test/?k=p/bench/${id}`), REQUESTS);
+  await run("bare Rust worker one KV get", "floor", () => floor.fetch(`http://floor.test/?k=p/bench/${id}`), REQUESTS);
   await run("GET /pins/{id}", "pins", () => pins.fetch(`http://bench.test/pins/${id}`, { headers: { authorization: AUTH } }), REQUESTS);
   if (process.env.PROFILE_FLOOR) {
     // The floor: a request that makes no KV call and signs nobody in, against a JS worker that
     // answers at once.
     await run("baseline, no KV call", "baseline", () => baseline.fetch("http://baseline.test/?noop=1"), REQUESTS);
+    await run("bare Rust worker, no KV call", "floor", () => floor.fetch("http://floor.test/?noop=1"), REQUESTS);
     await run("OPTIONS /pins (preflight)", "pins", () => pins.fetch("http://bench.test/pins", { method: "OPTIONS" }), REQUESTS);
     await run("GET /nothing (404, no sign-in)", "pins", () => pins.fetch("http://bench.test/nothing"), REQUESTS);
     // A missing key: the KV get without a record to parse or serialize.
@@ -168,6 +181,7 @@ try {
     await run("GET /pins/{id}, wrong password (401: sign-in, no KV)", "pins", () => pins.fetch(`http://bench.test/pins/${id}`, { headers: { authorization: wrong } }), REQUESTS);
   }
   await run("baseline one KV list (22)", "baseline", () => baseline.fetch(`http://baseline.test/?list=${encodeURIComponent("p/bench/")}&limit=22`), REQUESTS / 2);
+  await run("bare Rust worker one KV list (22)", "floor", () => floor.fetch(`http://floor.test/?list=${encodeURIComponent("p/bench/")}&limit=22`), REQUESTS / 2);
   await run("GET /pins (newest page)", "pins", () => pins.fetch("http://bench.test/pins", { headers: { authorization: AUTH } }), REQUESTS / 2);
 } finally {
   await mf.dispose();

@@ -5,7 +5,17 @@ use serde_json::{error::Category, Value};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
-pub struct Users(BTreeMap<UserId, String>);
+/// Each user's password, and its SHA-256 for the constant-time comparison (made once, when the
+/// settings are parsed, rather than on every sign-in).
+pub struct Users {
+    accounts: BTreeMap<UserId, (String, [u8; 32])>,
+    /// What a sign-in as an unknown user is compared against, so that it costs the same.
+    nobody: [u8; 32],
+}
+
+fn digest(s: &str) -> [u8; 32] {
+    Sha256::digest(s).into()
+}
 
 impl Users {
     /// Errors say what is wrong with the secret's shape and never quote it: the text reaches
@@ -35,9 +45,13 @@ impl Users {
             let id = UserId::parse(&name).map_err(|_| {
                 format!("{shape}: a user name is not 1-64 characters of A-Z a-z 0-9 . _ @ -")
             })?;
-            users.insert(id, password);
+            let d = digest(&password);
+            users.insert(id, (password, d));
         }
-        Ok(Users(users))
+        Ok(Users {
+            accounts: users,
+            nobody: digest("\u{0}no such user"),
+        })
     }
 
     /// The user if the password is theirs. The comparison takes the same time whether the user
@@ -45,9 +59,9 @@ impl Users {
     pub fn verify(&self, name: &str, password: &str) -> Option<UserId> {
         let found = UserId::parse(name)
             .ok()
-            .and_then(|id| self.0.get_key_value(&id));
-        let expected = found.map_or("\u{0}no such user", |(_, pw)| pw.as_str());
-        let same = constant_time_eq(&Sha256::digest(expected), &Sha256::digest(password));
+            .and_then(|id| self.accounts.get_key_value(&id));
+        let expected = found.map_or(&self.nobody, |(_, (_, d))| d);
+        let same = constant_time_eq(expected, &digest(password));
         match found {
             Some((id, _)) if same => Some(id.clone()),
             _ => None,
@@ -55,7 +69,7 @@ impl Users {
     }
 
     pub fn password_of(&self, user: &UserId) -> Option<&str> {
-        self.0.get(user).map(String::as_str)
+        self.accounts.get(user).map(|(pw, _)| pw.as_str())
     }
 }
 

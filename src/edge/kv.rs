@@ -43,8 +43,8 @@ pub struct WorkersKv(KvNamespace);
 
 impl WorkersKv {
     /// The KV namespace bound as `name`, if it is bound.
-    pub fn bound(env: &Env, name: &str) -> Option<WorkersKv> {
-        let value = Reflect::get(env, &JsValue::from_str(name)).ok()?;
+    pub fn bound(env: &Env, name: &'static str) -> Option<WorkersKv> {
+        let value = Reflect::get(env, &super::js_name(name)).ok()?;
         (value.is_object()).then(|| WorkersKv(value.unchecked_into()))
     }
 }
@@ -114,7 +114,7 @@ impl Kv for WorkersKv {
     }
 
     fn clock(&self) -> Option<Millis> {
-        Some(Millis(worker::Date::now().as_millis()))
+        Some(super::now())
     }
 }
 

@@ -42,7 +42,7 @@ fn start() {
 
 #[event(fetch)]
 async fn fetch(raw: web_sys::Request, env: Env, _ctx: Context) -> Result<web_sys::Response> {
-    let now = Millis(Date::now().as_millis());
+    let now = now();
     let config = settings(&env);
     if let Err(e) = config.as_ref() {
         console_error!("configuration error: {e}");
@@ -212,10 +212,33 @@ fn settings(env: &Env) -> config_cache::Parsed {
     SETTING_NAMES.with(|names| config_cache::config(|i, _| setting(env, &names[i])))
 }
 
+/// The time now, from `Date.now()` (`worker::Date` makes a `Date` object for it).
+pub(crate) fn now() -> Millis {
+    Millis(js_sys::Date::now() as u64)
+}
+
+thread_local! {
+    /// Binding names as JS strings, each made once (see `SETTING_NAMES`).
+    static BINDING_NAMES: std::cell::RefCell<Vec<(&'static str, JsValue)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// `name` as a JS string, made once per isolate.
+pub(crate) fn js_name(name: &'static str) -> JsValue {
+    BINDING_NAMES.with_borrow_mut(|names| {
+        if let Some((_, js)) = names.iter().find(|(n, _)| *n == name) {
+            return js.clone();
+        }
+        let js = JsValue::from_str(name);
+        names.push((name, js.clone()));
+        js
+    })
+}
+
 /// Whether a binding is there at all: an absent one is then no more than one lookup
 /// (`Env`'s typed getters format an error for it, on every request).
-fn bound(env: &Env, name: &str) -> Option<()> {
-    let value = js_sys::Reflect::get(env, &JsValue::from_str(name)).ok()?;
+fn bound(env: &Env, name: &'static str) -> Option<()> {
+    let value = js_sys::Reflect::get(env, &js_name(name)).ok()?;
     (!value.is_undefined()).then_some(())
 }
 
