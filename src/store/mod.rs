@@ -4,6 +4,7 @@ pub mod counts;
 mod join;
 pub mod keys;
 pub mod kv;
+mod listing;
 pub mod names;
 pub mod pins;
 pub mod record;
