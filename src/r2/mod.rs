@@ -21,6 +21,7 @@ pub mod manifest;
 pub mod sources;
 pub mod step;
 pub mod upload;
+mod work;
 
 /// An R2 failure (binding error, network): the step or request stops; nothing half-committed
 /// is ever named by a manifest, so retrying is always safe.

@@ -4,11 +4,12 @@
 //! cost only repeated work (docs/storage.md, "R2 backend").
 
 use super::fetch::{self, Ended, Received};
-use super::index::{self, DagIndex, Entry, IDENTITY};
+use super::index::{self, Entry};
 use super::manifest::Manifest;
+use super::work::{inline_links, Work};
 use super::{layout, sources, BlobError, Blobs, R2Settings, Web};
 use crate::domain::status::Status;
-use crate::ipld::{car::write, links};
+use crate::ipld::car::write;
 use crate::upstream::state::backoff_ms;
 use cid::Cid;
 use std::collections::{BTreeMap, BTreeSet};
@@ -274,76 +275,4 @@ fn secs_until(at: u64, now: u64) -> u32 {
     at.saturating_sub(now)
         .div_ceil(1000)
         .min(u64::from(u32::MAX)) as u32
-}
-
-/// The links inside an identity CID's inline block.
-pub fn inline_links(cid: &Cid) -> Vec<Cid> {
-    links::links(cid, cid.hash().digest()).unwrap_or_default()
-}
-
-/// A step's view: the index in force plus the blocks received, with their links (decoded
-/// once, when first needed).
-struct Work {
-    root: Cid,
-    index: DagIndex,
-    got: Received,
-    links: BTreeMap<Cid, Result<Vec<Cid>, String>>,
-}
-
-impl Work {
-    fn has(&self, cid: &Cid) -> bool {
-        self.index.contains(cid) || self.got.blocks.contains_key(cid)
-    }
-
-    fn links_of(&mut self, cid: &Cid) -> Vec<Cid> {
-        if let Some(e) = self.index.get(cid) {
-            return e.links.clone();
-        }
-        if cid.hash().code() == IDENTITY {
-            return inline_links(cid);
-        }
-        let Some(bytes) = self.got.blocks.get(cid) else {
-            return Vec::new();
-        };
-        let decoded = self
-            .links
-            .entry(*cid)
-            .or_insert_with(|| links::links(cid, bytes).map_err(|e| format!("block {cid}: {e}")));
-        decoded.clone().unwrap_or_default()
-    }
-
-    fn links_error(&self, cid: &Cid) -> Option<String> {
-        self.links.get(cid).and_then(|r| r.clone().err())
-    }
-
-    /// Walks from the root through kept and received blocks: the received blocks met (to
-    /// keep, in walk order) and the CIDs still missing.
-    fn walk(&mut self) -> (Vec<Cid>, Vec<Cid>) {
-        let mut seen = BTreeSet::new();
-        let mut stack = vec![self.root];
-        let (mut reached, mut missing) = (Vec::new(), Vec::new());
-        while let Some(cid) = stack.pop() {
-            if !seen.insert(cid) {
-                continue;
-            }
-            if !self.has(&cid) && cid.hash().code() != IDENTITY {
-                missing.push(cid);
-                continue;
-            }
-            if self.got.blocks.contains_key(&cid) && !self.index.contains(&cid) {
-                reached.push(cid);
-            }
-            let links = self.links_of(&cid);
-            stack.extend(links.into_iter().rev());
-        }
-        (reached, missing)
-    }
-
-    fn missing(&mut self) -> Vec<Cid> {
-        self.walk().1
-    }
-
-    fn reachable(&mut self) -> Vec<Cid> {
-        self.walk().0
-    }
 }

@@ -8,7 +8,7 @@
 
 use super::index::{self, Entry};
 use super::manifest::Manifest;
-use super::step::inline_links;
+use super::work::inline_links;
 use super::{layout, BlobError, Blobs, Chunks};
 use crate::domain::status::Status;
 use crate::ipld::car::{write, CarItem, CarReader};
