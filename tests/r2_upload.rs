@@ -144,7 +144,7 @@ fn refused_uploads_keep_nothing() {
     };
     let mut body = MemBody::chunked(fixture("dir.car"), 100);
     let refused = block_on(up.run(&mut body, None, 1, "q"));
-    assert_eq!(refused, Err(UploadError::OverQuota { quota: 10 }));
+    assert_eq!(refused, Err(UploadError::OverQuota { room: 10 }));
     assert!(blobs.keys().is_empty());
 }
 

@@ -111,7 +111,9 @@ fn refused(e: UploadError) -> ApiError {
         UploadError::TooLarge(cap) => ApiError::PayloadTooLarge(format!(
             "car: larger than {cap} bytes; send it in parts with ?root="
         )),
-        UploadError::OverQuota { quota } => over_quota(quota),
+        UploadError::OverQuota { room } => ApiError::OverQuota(format!(
+            "car: this upload is larger than the {room} bytes left in your quota"
+        )),
         UploadError::NotKept => ApiError::NotFound("this service keeps no content".into()),
         UploadError::Storage(e) => ApiError::Internal(format!("storage error: {}", e.0)),
     }

@@ -28,9 +28,9 @@ pub enum UploadError {
     TooLarge(u64),
     /// The backend keeps no content (not `r2`): 404.
     NotKept,
-    /// Over the user's quota: 403.
+    /// Over the user's quota: 403. `room`: the bytes the quota had left for it.
     OverQuota {
-        quota: u64,
+        room: u64,
     },
     Storage(BlobError),
 }
@@ -145,7 +145,7 @@ impl<B: Blobs> Upload<'_, B> {
                         return Err(UploadError::TooLarge(self.cap));
                     }
                     if let Some(room) = self.room.filter(|r| received > *r) {
-                        return Err(UploadError::OverQuota { quota: room });
+                        return Err(UploadError::OverQuota { room });
                     }
                     reader.push(&chunk);
                 }
