@@ -10,8 +10,8 @@ use crate::upstream::gate::{
     self, GateCall, GateFuture, GateReply, GateStore, GateTransport, LeaseRecord,
 };
 use worker::{
-    durable_object, Date, DurableObject, Env, ListOptions, Method, ObjectNamespace, Request,
-    RequestInit, Response, Result, State, Storage,
+    durable_object, DurableObject, Env, ListOptions, Method, ObjectNamespace, Request, RequestInit,
+    Response, Result, State, Storage,
 };
 
 const RECORD_KEY: &str = "l";
@@ -33,7 +33,7 @@ impl DurableObject for CidGate {
             Err(e) => return Response::error(format!("not a gate call: {e}"), 400),
         };
         let store = ObjectStore(self.state.storage());
-        match gate::apply(&store, call, Date::now().as_millis()).await {
+        match gate::apply(&store, call, super::now().0).await {
             Ok(reply) => Response::from_json(&reply),
             Err(e) => Response::error(format!("gate storage: {e}"), 500),
         }

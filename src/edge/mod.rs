@@ -23,8 +23,8 @@ use futures_util::StreamExt;
 use worker::wasm_bindgen::JsValue;
 use worker::worker_sys::web_sys;
 use worker::{
-    console_error, console_log, event, js_sys, ByteStream, Context, Date, Env, MessageBatch,
-    MessageExt, Request, Result, ScheduleContext, ScheduledEvent,
+    console_error, console_log, event, js_sys, ByteStream, Context, Env, MessageBatch, MessageExt,
+    Request, Result, ScheduleContext, ScheduledEvent,
 };
 
 thread_local! {
@@ -103,7 +103,7 @@ async fn fetch(raw: web_sys::Request, env: Env, _ctx: Context) -> Result<web_sys
 /// Does nothing unless `PIN_BACKEND` is `upstream`.
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-    let now = Millis(Date::now().as_millis());
+    let now = now();
     let config = settings(&env);
     let config = match config.as_ref() {
         Ok(config) => config,
@@ -144,7 +144,7 @@ async fn queue(batch: MessageBatch<r2::Job>, env: Env, _ctx: Context) -> Result<
     let blobs = r2::R2Blobs(env.bucket(r2::BUCKET).ok());
     let jobs = r2::QueueJobs(env.queue(r2::QUEUE).ok());
     for message in batch.messages()? {
-        let now = Date::now().as_millis();
+        let now = now().0;
         let tag = crate::r2::layout::tag(now);
         match r2::step(&blobs, &jobs, settings, &message.body().cid, now, &tag).await {
             Ok(outcome) => {

@@ -7,8 +7,8 @@
 
 use crate::quota::{self, DayCount, QuotaCall, QuotaReply, QuotaStore};
 use worker::{
-    durable_object, Date, DurableObject, Env, Method, ObjectNamespace, Request, RequestInit,
-    Response, Result, State, Storage,
+    durable_object, DurableObject, Env, Method, ObjectNamespace, Request, RequestInit, Response,
+    Result, State, Storage,
 };
 
 const COUNT_KEY: &str = "d";
@@ -29,7 +29,7 @@ impl DurableObject for UserQuota {
             Err(e) => return Response::error(format!("not a quota call: {e}"), 400),
         };
         let store = ObjectStore(self.state.storage());
-        match quota::apply(&store, &call, Date::now().as_millis()).await {
+        match quota::apply(&store, &call, super::now().0).await {
             Ok(reply) => Response::from_json(&reply),
             Err(e) => Response::error(format!("quota storage: {e}"), 500),
         }
