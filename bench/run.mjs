@@ -270,22 +270,24 @@ async function rpsInterleaved(sends, ratios) {
 async function benchSize(n, build, floor) {
   const t0 = performance.now();
   const { pins, scratch, seeded_in_s, prepare_s } = await prepare(n);
+  // A worker built by worker-build (index.js beside its wasm) on the run's KV namespace.
+  const built = (name, dir, bindings = {}) => ({
+    name,
+    modules: true,
+    scriptPath: `${dir}/index.js`,
+    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+    compatibilityDate: "2026-04-20",
+    kvNamespaces,
+    bindings,
+  });
   const mf = miniflare(scratch, [
-    {
-      name: "pins",
-      modules: true,
-      scriptPath: `${build}/index.js`,
-      modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
-      compatibilityDate: "2026-04-20",
-      kvNamespaces,
-      bindings: {
-        USERS: JSON.stringify({ [USER]: "bench" }),
-        JWT_SECRET: "benchmark-secret-0123456789",
-        PIN_BACKEND: "instant",
-        DELEGATES: "/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN",
-        DEBUG_KV_OPS: "1",
-      },
-    },
+    built("pins", build, {
+      USERS: JSON.stringify({ [USER]: "bench" }),
+      JWT_SECRET: "benchmark-secret-0123456789",
+      PIN_BACKEND: "instant",
+      DELEGATES: "/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN",
+      DEBUG_KV_OPS: "1",
+    }),
     {
       name: "baseline",
       modules: true,
@@ -293,14 +295,7 @@ async function benchSize(n, build, floor) {
       compatibilityDate: "2026-04-20",
       kvNamespaces,
     },
-    {
-      name: "floor",
-      modules: true,
-      scriptPath: `${floor}/index.js`,
-      modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
-      compatibilityDate: "2026-04-20",
-      kvNamespaces,
-    },
+    built("floor", floor),
   ]);
   try {
     await mf.ready;
