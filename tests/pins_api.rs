@@ -52,6 +52,24 @@ fn add_get_delete_round_trip_with_exact_shapes() {
     );
 }
 
+/// `GET /pins/{id}` writes the ledger's pins straight from the stored text: byte for byte the
+/// `PinStatus` the add answered with (serialized), escapes, origins and meta included.
+#[test]
+fn get_answers_the_same_bytes_as_add() {
+    let c = Client::new("instant", 1000);
+    let pin = json!({
+        "cid": cid(2),
+        "name": "a \"quoted\"\\ name\n\té😀",
+        "origins": ["/ip4/10.0.0.1/tcp/4001/p2p/QmPeer"],
+        "meta": {"k\"ey": "v\\al", "": ""}
+    });
+    let added = c.call("alice", "POST", "/pins", &pin.to_string());
+    let id = added.body["requestid"].as_str().unwrap();
+    let got = c.call("alice", "GET", &format!("/pins/{id}"), "");
+    assert_eq!(got.status, 200);
+    assert_eq!(got.reply.body, added.reply.body);
+}
+
 #[test]
 fn same_cid_twice_is_two_pins() {
     let c = Client::new("instant", 1000);

@@ -21,6 +21,12 @@ impl<K: Kv, U: Upstream> Pinning<'_, K, U> {
         }
     }
 
+    /// Whether a stored record is shown as it is stored (the ledger's are; the lifecycle's may
+    /// change on the way, `refresh`), so that its answer can be written from its text.
+    pub fn shows_as_stored(&self) -> bool {
+        matches!(self, Pinning::Ledger(_))
+    }
+
     /// A pin as it should be shown now: the lifecycle asks its provider about a pin that is
     /// not final (at most every `UPSTREAM_REFRESH_SECONDS`).
     pub async fn refresh(

@@ -3,6 +3,7 @@
 
 mod gate;
 mod gateway;
+mod http;
 mod kv;
 mod limiter;
 mod quota;
@@ -14,17 +15,16 @@ use crate::config::{Provider, UpstreamSettings};
 use crate::config_cache;
 use crate::domain::timestamp::Millis;
 use crate::error::ApiError;
-use crate::http::{body::RequestBody, HttpRequest, Reply};
+use crate::http::Reply;
 use crate::limits::Blocked;
 use crate::r2::keeper::Keeper;
 use crate::upstream::gate::Gates;
 use crate::upstream::{client::PsaClient, sweep, Counted, Throttle, Upstreaming};
-use futures_util::StreamExt;
 use worker::wasm_bindgen::JsValue;
 use worker::worker_sys::web_sys;
 use worker::{
-    console_error, console_log, event, js_sys, ByteStream, Context, Env, MessageBatch, MessageExt,
-    Request, Result, ScheduleContext, ScheduledEvent,
+    console_error, console_log, event, js_sys, Context, Env, MessageBatch, MessageExt, Request,
+    Result, ScheduleContext, ScheduledEvent,
 };
 
 thread_local! {
@@ -56,8 +56,8 @@ async fn fetch(raw: web_sys::Request, env: Env, _ctx: Context) -> Result<web_sys
     };
     // `worker::Request` reads `cf`, the method and the URL (parsed) up front: the API routes
     // read what they need from the raw request instead; the gateway keeps its glue.
-    let url = raw.url();
-    let (path, query) = crate::http::split_url(&url);
+    let head = http::Head::of(&raw);
+    let (path, query) = crate::http::split_url(head.url());
     if crate::http::router::is_gateway(path) {
         let req = Request::from(raw);
         let config = config.as_ref().as_ref().map_err(String::as_str);
@@ -65,7 +65,7 @@ async fn fetch(raw: web_sys::Request, env: Env, _ctx: Context) -> Result<web_sys
             .await
             .map(Into::into);
     }
-    let http = read_request(&raw, path, query);
+    let http = head.request(&raw, path, query);
     let reply = match kv::WorkersKv::bound(&env, kv::PINS) {
         Some(store) => {
             let client = config
@@ -94,9 +94,9 @@ async fn fetch(raw: web_sys::Request, env: Env, _ctx: Context) -> Result<web_sys
     if reply.status >= 500 {
         // Details name settings and keys, never credentials.
         let body = reply.body.as_deref().unwrap_or("");
-        console_error!("{} {path} -> {}: {body}", raw.method(), reply.status);
+        console_error!("{} {path} -> {}: {body}", head.method(), reply.status);
     }
-    respond(reply)
+    http::reply(reply)
 }
 
 /// The Cron Trigger (`[triggers] crons` in wrangler.toml): one sweep of the upstream work queue.
@@ -245,65 +245,4 @@ fn bound(env: &Env, name: &'static str) -> Option<()> {
 /// A var or a secret (both are strings to the worker; anything else is no setting).
 fn setting(env: &Env, name: &JsValue) -> Option<String> {
     js_sys::Reflect::get(env, name).ok()?.as_string()
-}
-
-/// The request's head; its body stays a stream for the app to read after sign-in.
-fn read_request(req: &web_sys::Request, path: &str, query: &str) -> HttpRequest<StreamBody> {
-    let headers = req.headers();
-    let header = |name: &str| headers.get(name).ok().flatten();
-    HttpRequest {
-        method: req.method(),
-        path: path.to_owned(),
-        query: query.to_owned(),
-        authorization: header("authorization"),
-        client_ip: header("cf-connecting-ip"),
-        body: StreamBody {
-            declared: header("content-length").and_then(|v| v.trim().parse().ok()),
-            // No body at all (a GET) is an empty stream.
-            stream: req.body().map(ByteStream::from),
-        },
-    }
-}
-
-/// The request's body as workerd delivers it, chunk by chunk.
-struct StreamBody {
-    declared: Option<u64>,
-    stream: Option<ByteStream>,
-}
-
-impl RequestBody for StreamBody {
-    fn declared_len(&self) -> Option<u64> {
-        self.declared
-    }
-
-    async fn next_chunk(&mut self) -> std::result::Result<Option<Vec<u8>>, ApiError> {
-        let Some(stream) = &mut self.stream else {
-            return Ok(None);
-        };
-        match stream.next().await {
-            Some(Ok(chunk)) => Ok(Some(chunk)),
-            Some(Err(_)) => Err(ApiError::BadRequest("body: unreadable".into())),
-            None => Ok(None),
-        }
-    }
-}
-
-/// The reply as a runtime response, built directly: one `Headers`, one `Response`, the body
-/// handed over as a string (`worker::Response` copies it into a new `Uint8Array` first).
-fn respond(reply: Reply) -> Result<web_sys::Response> {
-    let headers = web_sys::Headers::new()?;
-    if reply.body.is_some() && reply.header("content-type").is_none() {
-        // What `worker::Response::ok` said of a body that names no type.
-        headers.set("content-type", "text/plain; charset=utf-8")?;
-    }
-    for (name, value) in &reply.headers {
-        headers.set(name, value)?;
-    }
-    let init = web_sys::ResponseInit::new();
-    init.set_status(reply.status);
-    init.set_headers(&headers);
-    Ok(web_sys::Response::new_with_opt_str_and_init(
-        reply.body.as_deref(),
-        &init,
-    )?)
 }

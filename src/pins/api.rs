@@ -42,7 +42,7 @@ pub async fn handle<K: Kv, U: Upstream>(
             Reply::json_text(200, svc.list(&q, now).await?.to_json())
         }
         Route::AddPin => Reply::json(202, &svc.add(Pin::parse(body)?, now).await?),
-        Route::GetPin(id) => Reply::json(200, &svc.get(&id, now).await?),
+        Route::GetPin(id) => Reply::json_text(200, svc.get(&id, now).await?),
         Route::ReplacePin(id) => Reply::json(202, &svc.replace(&id, Pin::parse(body)?, now).await?),
         Route::Usage => Reply::json(200, &svc.usage().await?),
         Route::DeletePin(id) => {

@@ -72,7 +72,7 @@ impl<'a, K: Kv, U: Upstream> PinService<'a, K, U> {
         let cid = Cid::parse(&done.root.to_string()).map_err(|e| ApiError::bad("car", e))?;
         if q.root.is_some() {
             if let Some(id) = self.pin_of(&cid).await? {
-                return self.get(id.as_str(), now).await;
+                return self.status(id.as_str(), now).await;
             }
         }
         let pin = Pin {

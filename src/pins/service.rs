@@ -7,7 +7,8 @@ use crate::backend::{ledger::LedgerPins, pinning::Pinning};
 use crate::config::UpstreamSettings;
 use crate::domain::{list_query::ListQuery, pin::Pin, request_id::RequestId, timestamp::Millis};
 use crate::error::ApiError;
-use crate::store::{kv::Kv, kv::KvError, pins::PinStore, record::PinRecord, record::RecordView};
+use crate::store::pins::{corrupt, PinStore};
+use crate::store::{kv::Kv, kv::KvError, record::PinRecord, record::RecordView};
 use crate::upstream::pins::{AddError, Shown, UpstreamPins, MAX_PINS_PER_CID};
 use crate::upstream::{NoUpstream, Upstream, Upstreaming};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -84,7 +85,24 @@ impl<'a, K: Kv, U: Upstream> PinService<'a, K, U> {
         Ok(self.shown(&id, shown))
     }
 
-    pub async fn get(&self, id: &str, now: Millis) -> Result<PinStatus<'a>, ApiError> {
+    /// A pin's `PinStatus` as JSON. A pin shown as it is stored is written straight from its
+    /// record's text, as a listing writes it (`Renderer`: no parse into owned strings, no
+    /// re-encoding); one that may change on the way is read, refreshed and serialized.
+    pub async fn get(&self, id: &str, now: Millis) -> Result<String, ApiError> {
+        let pinning = self.pinning()?;
+        if pinning.shows_as_stored() {
+            let id = RequestId::parse(id).ok_or_else(ApiError::pin_not_found)?;
+            let text = self.store.text(&id).await.map_err(storage)?;
+            let text = text.ok_or_else(ApiError::pin_not_found)?;
+            let view = RecordView::parse(&text).ok_or_else(|| storage(corrupt(&id)))?;
+            return Ok(Renderer::new(self.delegates).render(&id, &view));
+        }
+        let status = self.status(id, now).await?;
+        Ok(serde_json::to_string(&status).expect("a pin status serializes"))
+    }
+
+    /// A pin as it should be shown now (refreshed by a real backend).
+    pub async fn status(&self, id: &str, now: Millis) -> Result<PinStatus<'a>, ApiError> {
         let (id, record) = self.find(id).await?;
         let shown = self
             .pinning()?

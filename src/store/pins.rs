@@ -70,9 +70,14 @@ impl<'a, K: Kv> PinStore<'a, K> {
     }
 
     pub async fn get(&self, id: &RequestId) -> Result<Option<PinRecord>, KvError> {
-        let raw = self.kv.get(&keys::pin(self.user, id)).await?;
+        let raw = self.text(id).await?;
         raw.map(|s| PinRecord::from_json(&s).ok_or_else(|| corrupt(id)))
             .transpose()
+    }
+
+    /// A pin's record as stored, unparsed.
+    pub async fn text(&self, id: &RequestId) -> Result<Option<String>, KvError> {
+        self.kv.get(&keys::pin(self.user, id)).await
     }
 
     /// Change marker, then the CID index, the name index, and the record: an interrupted
@@ -104,7 +109,7 @@ impl<'a, K: Kv> PinStore<'a, K> {
     }
 }
 
-pub(super) fn corrupt(id: &RequestId) -> KvError {
+pub(crate) fn corrupt(id: &RequestId) -> KvError {
     KvError(format!(
         "pin record {} is missing or unreadable",
         id.as_str()
