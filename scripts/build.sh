@@ -19,3 +19,10 @@ fi
 # module, read only to print wasm stack traces. Panics still report their message and source
 # line (console_error_panic_hook); the names are dropped.
 "$WASM_OPT_BIN" build/index_bg.wasm -o build/index_bg.wasm --strip-debug
+if [ -z "${1:-}" ]; then
+  # The service's entry without workers-rs's per-request proxies (the script says why); the
+  # bench's bare Rust worker keeps workers-rs's own.
+  node="$PWD/node_modules/.bin/node"
+  [ -x "$node" ] || node=node
+  "$node" scripts/lean-entry.mjs build/index.js
+fi

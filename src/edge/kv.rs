@@ -13,6 +13,26 @@ use worker::wasm_bindgen::{self, prelude::*, JsCast};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::Env;
 
+#[wasm_bindgen(inline_js = r#"
+export function flat(page) {
+  const out = [page.list_complete ? "1" : "0", page.cursor ?? ""];
+  for (const k of page.keys) {
+    const m = k.metadata;
+    const meta = m === undefined || m === null ? "-" : typeof m === "string" ? "s" + m : "j" + JSON.stringify(m);
+    if (k.name.includes("\n") || meta.includes("\n")) return null;
+    out.push(k.name, meta);
+  }
+  return out.join("\n");
+}
+"#)]
+extern "C" {
+    /// A list result as one text, a field a line: complete (`1`/`0`), the cursor, then each
+    /// key's name and its metadata tagged `s` (a string, as it is), `j` (other JSON, as its
+    /// text) or `-` (none). `None` when a field holds a line break (no key or metadata of the
+    /// service's does: `listed`).
+    fn flat(page: &JsValue) -> Option<String>;
+}
+
 #[wasm_bindgen]
 extern "C" {
     /// A `KVNamespace` binding.
@@ -118,35 +138,29 @@ impl Kv for WorkersKv {
     }
 }
 
-thread_local! {
-    static FIELDS: [JsValue; 5] = ["keys", "name", "metadata", "list_complete", "cursor"].map(JsValue::from_str);
-}
-
-/// A list's result, read a field at a time: a key's metadata (the record's JSON, as a string)
-/// crosses the boundary as it is; metadata of another shape goes through its JSON text.
+/// A list's result, read in one crossing (`flat`). A field with a line break cannot be told
+/// apart that way, and none can hold one: every key is built by `store::keys` from user names
+/// (`A-Z a-z 0-9 . _ @ -`), hashes, CIDs and request ids, and metadata is JSON text.
 fn listed(page: &JsValue) -> Option<ListPage> {
-    FIELDS.with(|[keys_f, name_f, metadata_f, complete_f, cursor_f]| {
-        let field = |o: &JsValue, f: &JsValue| Reflect::get(o, f).ok();
-        let keys: js_sys::Array = field(page, keys_f)?.dyn_into().ok()?;
-        let mut out = Vec::with_capacity(keys.length() as usize);
-        for key in keys.iter() {
-            let name = field(&key, name_f)?.as_string()?;
-            let metadata = field(&key, metadata_f)?;
-            let metadata = if let Some(s) = metadata.as_string() {
-                Some(Value::String(s))
-            } else if metadata.is_undefined() || metadata.is_null() {
-                None
-            } else {
-                let json = String::from(js_sys::JSON::stringify(&metadata).ok()?);
-                Some(serde_json::from_str(&json).ok()?)
-            };
-            out.push(ListedKey { name, metadata });
-        }
-        let complete = field(page, complete_f)?.as_bool().unwrap_or(true);
-        let cursor = field(page, cursor_f).and_then(|c| c.as_string());
-        Some(ListPage {
-            keys: out,
-            cursor: if complete { None } else { cursor },
-        })
+    let text = flat(page)?;
+    let mut lines = text.split('\n');
+    let complete = lines.next()? == "1";
+    let cursor = lines.next()?;
+    let mut keys = Vec::new();
+    while let Some(name) = lines.next() {
+        let line = lines.next()?;
+        let metadata = match line.split_at_checked(1)? {
+            ("s", s) => Some(Value::String(s.to_owned())),
+            ("j", json) => Some(serde_json::from_str(json).ok()?),
+            _ => None,
+        };
+        keys.push(ListedKey {
+            name: name.to_owned(),
+            metadata,
+        });
+    }
+    Some(ListPage {
+        keys,
+        cursor: (!complete && !cursor.is_empty()).then(|| cursor.to_owned()),
     })
 }
