@@ -288,18 +288,20 @@ async function benchSize(n, build, floor) {
       DELEGATES: "/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN",
       DEBUG_KV_OPS: "1",
     }),
-    {
-      name: "baseline",
+    ...["baseline", "control"].map((name) => ({
+      name,
       modules: true,
       scriptPath: `${root}bench/baseline.mjs`,
       compatibilityDate: "2026-04-20",
       kvNamespaces,
-    },
+    })),
     built("floor", floor),
   ]);
   try {
     await mf.ready;
     const baseline = await mf.getWorker("baseline");
+    // The same JS worker again, in its own isolate: its ratio to the first is this run's noise.
+    const control = await mf.getWorker("control");
     const rustFloor = await mf.getWorker("floor");
     const pinsWorker = await mf.getWorker("pins");
     // Samples: enough for a p95, fewer where one request scans the whole pinset.
@@ -390,6 +392,7 @@ async function benchSize(n, build, floor) {
         "get by id": () => pinsWorker.fetch(`http://bench.test/pins/${id}`, { headers: { authorization: AUTH } }),
         "list newest page": () => pinsWorker.fetch("http://bench.test/pins", { headers: { authorization: AUTH } }),
         "baseline: one KV get": () => baseline.fetch(`http://baseline.test/?k=p/${USER}/${id}`),
+        "control: one KV get": () => control.fetch(`http://baseline.test/?k=p/${USER}/${id}`),
         "baseline: one KV list": () => baseline.fetch(pinsList(22)),
         "Rust floor: one KV get": () => rustFloor.fetch(`http://floor.test/?k=p/${USER}/${id}`),
         "Rust floor: one KV list": () => rustFloor.fetch(pinsList(22)),
@@ -400,6 +403,7 @@ async function benchSize(n, build, floor) {
         ["newest page ÷ JS one list", "list newest page", "baseline: one KV list"],
         ["newest page ÷ Rust one list", "list newest page", "Rust floor: one KV list"],
         ["Rust one get ÷ JS one get", "Rust floor: one KV get", "baseline: one KV get"],
+        ["control ÷ JS one get", "control: one KV get", "baseline: one KV get"],
       ],
     );
 
@@ -470,17 +474,17 @@ function table(results) {
   }
   lines.push(
     "",
-    `Requests per second (${CONCURRENCY} in flight, ${RPS_SECONDS} s each in ${RPS_ROUNDS} interleaved rounds) against two bare workers in the same run that make one KV get (or one KV list of the newest 22 pins, like the newest page's) and answer: bench/baseline.mjs in JS, and bench/floor in Rust on the service's workers-rs glue. Ratios are the median of the rounds' ratios:`,
+    `Requests per second (${CONCURRENCY} in flight, ${RPS_SECONDS} s each in ${RPS_ROUNDS} interleaved rounds) against two bare workers in the same run that make one KV get (or one KV list of the newest 22 pins, like the newest page's) and answer: bench/baseline.mjs in JS, and bench/floor in Rust on workers-rs's own glue and entry. Ratios are the median of the rounds' ratios; the last column is the JS worker against a second copy of itself, what this run can tell apart:`,
     "",
-    `| N | get by id | newest page | JS: one get | JS: one list | Rust: one get | Rust: one list | get ÷ JS get | get ÷ Rust get | page ÷ JS list | page ÷ Rust list | Rust get ÷ JS get |`,
-    `|---|---|---|---|---|---|---|---|---|---|---|---|`,
+    `| N | get by id | newest page | JS: one get | JS: one list | Rust: one get | Rust: one list | get ÷ JS get | get ÷ Rust get | page ÷ JS list | page ÷ Rust list | Rust get ÷ JS get | JS copy ÷ JS get |`,
+    `|---|---|---|---|---|---|---|---|---|---|---|---|---|`,
   );
   for (const s of sizes) {
     const x = s.rps;
     const q = s.rps_ratios;
     lines.push(
       `| ${s.n.toLocaleString("en")} | ${x["get by id"]} | ${x["list newest page"]} | ${x["baseline: one KV get"]} | ${x["baseline: one KV list"]} | ${x["Rust floor: one KV get"]} | ${x["Rust floor: one KV list"]} | ` +
-        `${q["get by id ÷ JS one get"].toFixed(2)} | ${q["get by id ÷ Rust one get"].toFixed(2)} | ${q["newest page ÷ JS one list"].toFixed(2)} | ${q["newest page ÷ Rust one list"].toFixed(2)} | ${q["Rust one get ÷ JS one get"].toFixed(2)} |`,
+        `${q["get by id ÷ JS one get"].toFixed(2)} | ${q["get by id ÷ Rust one get"].toFixed(2)} | ${q["newest page ÷ JS one list"].toFixed(2)} | ${q["newest page ÷ Rust one list"].toFixed(2)} | ${q["Rust one get ÷ JS one get"].toFixed(2)} | ${q["control ÷ JS one get"]?.toFixed(2) ?? "n/a"} |`,
     );
   }
   const b = results.bundle;
