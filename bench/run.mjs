@@ -280,14 +280,16 @@ async function benchSize(n, build, floor) {
     kvNamespaces,
     bindings,
   });
+  const settings = {
+    USERS: JSON.stringify({ [USER]: "bench" }),
+    JWT_SECRET: "benchmark-secret-0123456789",
+    PIN_BACKEND: "instant",
+    DELEGATES: "/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN",
+  };
   const mf = miniflare(scratch, [
-    built("pins", build, {
-      USERS: JSON.stringify({ [USER]: "bench" }),
-      JWT_SECRET: "benchmark-secret-0123456789",
-      PIN_BACKEND: "instant",
-      DELEGATES: "/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN",
-      DEBUG_KV_OPS: "1",
-    }),
+    built("pins", build, { ...settings, DEBUG_KV_OPS: "1" }),
+    // The same, as deployed (no `x-kv-ops`): what the requests-per-second rounds measure.
+    built("pins-deployed", build, settings),
     ...["baseline", "control"].map((name) => ({
       name,
       modules: true,
@@ -303,7 +305,7 @@ async function benchSize(n, build, floor) {
     // The same JS worker again, in its own isolate: its ratio to the first is this run's noise.
     const control = await mf.getWorker("control");
     const rustFloor = await mf.getWorker("floor");
-    const pinsWorker = await mf.getWorker("pins");
+    const pinsWorker = await mf.getWorker("pins-deployed");
     // Samples: enough for a p95, fewer where one request scans the whole pinset.
     const FAST = 40;
     const SCAN = n >= 100000 ? 10 : 20;
@@ -319,6 +321,8 @@ async function benchSize(n, build, floor) {
     // pins, so that the first listing below is the pinset's first.
     for (let i = 0; i < 20; i++) {
       await call(mf, "GET", `/pins/${ids[i % ids.length]}`);
+      await pinsWorker.fetch(`http://bench.test/pins/${ids[i % ids.length]}`, { headers: { authorization: AUTH } }).then((x) => x.arrayBuffer());
+      await control.fetch(`http://baseline.test/?k=p/${USER}/${ids[i % ids.length]}`).then((x) => x.arrayBuffer());
       await baseline.fetch(`http://baseline.test/?k=p/${USER}/${ids[i % ids.length]}`).then((x) => x.arrayBuffer());
       await rustFloor.fetch(`http://floor.test/?k=p/${USER}/${ids[i % ids.length]}`).then((x) => x.arrayBuffer());
     }
@@ -474,7 +478,7 @@ function table(results) {
   }
   lines.push(
     "",
-    `Requests per second (${CONCURRENCY} in flight, ${RPS_SECONDS} s each in ${RPS_ROUNDS} interleaved rounds) against two bare workers in the same run that make one KV get (or one KV list of the newest 22 pins, like the newest page's) and answer: bench/baseline.mjs in JS, and bench/floor in Rust on workers-rs's own glue and entry. Ratios are the median of the rounds' ratios; the last column is the JS worker against a second copy of itself, what this run can tell apart:`,
+    `Requests per second of the service as deployed (no \`x-kv-ops\`; ${CONCURRENCY} in flight, ${RPS_SECONDS} s each in ${RPS_ROUNDS} interleaved rounds) against two bare workers in the same run that make one KV get (or one KV list of the newest 22 pins, like the newest page's) and answer: bench/baseline.mjs in JS, and bench/floor in Rust on workers-rs's own glue and entry. Ratios are the median of the rounds' ratios; the last column is the JS worker against a second copy of itself, what this run can tell apart:`,
     "",
     `| N | get by id | newest page | JS: one get | JS: one list | Rust: one get | Rust: one list | get ÷ JS get | get ÷ Rust get | page ÷ JS list | page ÷ Rust list | Rust get ÷ JS get | JS copy ÷ JS get |`,
     `|---|---|---|---|---|---|---|---|---|---|---|---|---|`,
