@@ -23,12 +23,14 @@ const js = readFileSync(path, "utf8");
 const id = "[A-Za-z_$][\\w$]*";
 const esc = (name) => name.replaceAll("$", "\\$");
 
+function fail(why) {
+  console.error(`lean-entry: ${why} (has worker-build changed its shim?)`);
+  process.exit(1);
+}
+
 function find(what, re) {
   const all = [...js.matchAll(new RegExp(re, "g"))];
-  if (all.length !== 1) {
-    console.error(`lean-entry: ${what}: found ${all.length} times in ${path}, expected once (has worker-build changed its shim?)`);
-    process.exit(1);
-  }
+  if (all.length !== 1) fail(`${what}: found ${all.length} times in ${path}, expected once`);
   return all[0];
 }
 
@@ -37,14 +39,11 @@ const [proxy, entryClass] = find("the entrypoint's proxy", `(?<![\\w$])${esc(ent
 const [, reinit] = find("the re-initialisation check", `function (${id})\\(\\)\\{${id}\\.criticalError&&\\(console\\.log\\("Reinitializing Wasm application"\\)`);
 const [, critical] = find("the trap handler", `function (${id})\\((${id})\\)\\{\\2 instanceof WebAssembly\\.RuntimeError&&`);
 const handlers = [...js.matchAll(new RegExp(`(?<![\\w$])${esc(entryClass)}\\.prototype\\.(fetch|queue|scheduled)=function`, "g"))].map((m) => m[1]);
-if (!handlers.includes("fetch")) {
-  console.error(`lean-entry: no fetch handler on the entrypoint class in ${path}`);
-  process.exit(1);
-}
+if (!handlers.includes("fetch")) fail(`no fetch handler on the entrypoint class in ${path}`);
 
 // The parameters' names are ones the minifier does not make (it never writes `lean$…`), so
 // that they shadow none of the names above.
-if ([entryClass, reinit, critical].some((n) => n.startsWith("lean$"))) throw new Error("lean-entry: a name clash");
+if ([entryClass, reinit, critical].some((n) => n.startsWith("lean$"))) fail("a minified name clashes with the entry's parameters");
 // Each handler reads `this.env` and `this.ctx` (the entrypoint class's fields): it is called on
 // an object that has just those.
 const methods = handlers.map(

@@ -66,8 +66,8 @@ pub struct WorkersKv(KvNamespace);
 impl WorkersKv {
     /// The KV namespace bound as `name`, if it is bound.
     pub fn bound(env: &Env, name: &'static str) -> Option<WorkersKv> {
-        let value = Reflect::get(env, &super::js_name(name)).ok()?;
-        (value.is_object()).then(|| WorkersKv(value.unchecked_into()))
+        let value = super::binding(env, name).filter(JsValue::is_object)?;
+        Some(WorkersKv(value.unchecked_into()))
     }
 }
 

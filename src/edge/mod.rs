@@ -235,11 +235,16 @@ pub(crate) fn js_name(name: &'static str) -> JsValue {
     })
 }
 
-/// Whether a binding is there at all: an absent one is then no more than one lookup
+/// A binding's value, if it is there at all: an absent one is then no more than one lookup
 /// (`Env`'s typed getters format an error for it, on every request).
-fn bound(env: &Env, name: &'static str) -> Option<()> {
+pub(crate) fn binding(env: &Env, name: &'static str) -> Option<JsValue> {
     let value = js_sys::Reflect::get(env, &js_name(name)).ok()?;
-    (!value.is_undefined()).then_some(())
+    (!value.is_undefined()).then_some(value)
+}
+
+/// Whether a binding is there (`binding`).
+fn bound(env: &Env, name: &'static str) -> Option<()> {
+    binding(env, name).map(drop)
 }
 
 /// A var or a secret (both are strings to the worker; anything else is no setting).
