@@ -5,7 +5,7 @@
 import { test, describe, after } from "node:test";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { startWorker } from "./harness.mjs";
+import { basic, startWorker } from "./harness.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -31,6 +31,15 @@ export default {
       } catch (e) {
         return new Response(String(e), { status: 500 });
       }
+    }
+    if (pathname.startsWith("/__rotated/")) {
+      // The same isolate, handed settings that changed: a rotated password and JWT secret.
+      const url = req.url.replace("/__rotated/", "/");
+      const rotated = Object.create(env, {
+        USERS: { value: JSON.stringify({ alice: "rotated-pw" }) },
+        JWT_SECRET: { value: "a-rotated-secret-0123456789" },
+      });
+      return service.fetch(new Request(url, req), rotated, ctx);
     }
     return service.fetch(req, env, ctx);
   },
@@ -80,5 +89,23 @@ describe("the worker's entry", () => {
     const list = await w.call("GET", "/pins", { as: "alice" });
     assert.equal(list.status, 200, list.text);
     assert.equal(list.body.count, 1);
+  });
+
+  test("settings are read on every request: a changed password or secret counts at once", async () => {
+    const oldPw = { auth: basic("alice", "alice-pw") };
+    const newPw = { auth: basic("alice", "rotated-pw") };
+    const token = (await w.call("POST", "/token", { as: "alice" })).body.token;
+    assert.ok(token);
+    assert.equal((await w.call("GET", "/pins", { token })).status, 200);
+    // The configuration the isolate cached is not used for settings that read differently.
+    assert.equal((await w.call("GET", "/__rotated/pins", oldPw)).status, 401);
+    assert.equal((await w.call("GET", "/__rotated/pins", { token })).status, 401);
+    const rotated = await w.call("GET", "/__rotated/pins", newPw);
+    assert.equal(rotated.status, 200, rotated.text);
+    assert.equal(rotated.body.count, 1);
+    // And back: the first settings again, the first password again.
+    assert.equal((await w.call("GET", "/pins", oldPw)).status, 200);
+    assert.equal((await w.call("GET", "/pins", newPw)).status, 401);
+    assert.equal((await w.call("GET", "/pins", { token })).status, 200);
   });
 });

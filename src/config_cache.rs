@@ -3,13 +3,14 @@
 //!
 //! Parsing the settings on every request (the `USERS` JSON, the delegates' peer ids, the
 //! numbers) cost a `GET /pins/{id}` a measurable share of its time (README, "Benchmark"). The
-//! cache is keyed by the raw value of every setting `Config::from_env` may read, secrets
-//! included, read afresh on every request and compared whole; and the config is parsed from
-//! exactly the values compared. So a changed secret (`wrangler secret put`, which Cloudflare
-//! applies by starting new isolates anyway) or var can never be answered from a config built from
-//! the old value: the values differ and the config is parsed again. The values held are the ones
-//! the config holds parsed anyway, and only as long as the isolate whose settings they are.
-//! (A SHA-256 of them was the key before: the same guarantee, at a hash per request.)
+//! cache is keyed by a snapshot of every setting `Config::from_env` may read, secrets included:
+//! a JSON array of their values, read afresh on every request (in one call: `edge::settings`)
+//! and compared whole; and the config is parsed from exactly the values compared. So a changed
+//! secret (`wrangler secret put`, which Cloudflare applies by starting new isolates anyway) or
+//! var can never be answered from a config built from the old value: the snapshots differ and
+//! the config is parsed again. The values held are the ones the config holds parsed anyway, and
+//! only as long as the isolate whose settings they are. (A SHA-256 of them was the key once:
+//! the same guarantee, at a hash per request; then a call per setting: the same, at 24 calls.)
 
 use crate::config::Config;
 use std::cell::RefCell;
@@ -47,30 +48,35 @@ pub const SETTINGS: &[&str] = &[
 pub type Parsed = Rc<Result<Config, String>>;
 
 thread_local! {
-    static CACHE: RefCell<Option<(Vec<Option<String>>, Parsed)>> = const { RefCell::new(None) };
+    static CACHE: RefCell<Option<(Vec<u8>, Parsed)>> = const { RefCell::new(None) };
 }
 
-/// The configuration the settings `read` returns make, parsed only when they differ from the
-/// ones the cached configuration was built from. `read` gets each setting's index in
-/// `SETTINGS` and its name.
-pub fn config(read: impl Fn(usize, &str) -> Option<String>) -> Parsed {
-    let values: Vec<Option<String>> = SETTINGS
-        .iter()
-        .enumerate()
-        .map(|(i, k)| read(i, k))
-        .collect();
+/// The configuration a settings snapshot makes: a JSON array of each setting's value in
+/// `SETTINGS` order, a string or `null` where it is not set (JSON text is equal exactly when the
+/// values are). Parsed only when the snapshot differs from the one the cached configuration was
+/// built from.
+pub fn config(snapshot: &[u8]) -> Parsed {
     if let Some(parsed) = CACHE.with_borrow(|c| {
         c.as_ref()
-            .filter(|(k, _)| *k == values)
+            .filter(|(k, _)| k.as_slice() == snapshot)
             .map(|(_, p)| Rc::clone(p))
     }) {
         return parsed;
     }
-    let parsed = Rc::new(Config::from_env(|k| {
-        let i = SETTINGS.iter().position(|s| *s == k)?;
-        values[i].clone()
-    }));
-    CACHE.set(Some((values, Rc::clone(&parsed))));
+    let parsed = Rc::new(
+        match serde_json::from_slice::<Vec<Option<String>>>(snapshot) {
+            Ok(values) if values.len() == SETTINGS.len() => Config::from_env(|k| {
+                let i = SETTINGS.iter().position(|s| *s == k)?;
+                values[i].clone()
+            }),
+            // JSON.stringify writes a lone surrogate as an escape no Rust string can hold.
+            _ => Err(
+                "the settings could not be read (a value that is not valid Unicode text?)"
+                    .to_owned(),
+            ),
+        },
+    );
+    CACHE.set(Some((snapshot.to_vec(), Rc::clone(&parsed))));
     parsed
 }
 
@@ -80,6 +86,24 @@ mod tests {
     use crate::config::Provider;
     use std::cell::RefCell;
     use std::collections::BTreeMap;
+
+    /// A snapshot as `edge::settings` makes one (JSON.stringify of the values), of `read`'s.
+    fn snapshot(read: impl Fn(&str) -> Option<String>) -> Vec<u8> {
+        let values: Vec<Option<String>> = SETTINGS.iter().map(|k| read(k)).collect();
+        serde_json::to_vec(&values).unwrap()
+    }
+
+    #[test]
+    fn a_snapshot_that_is_not_the_settings_is_an_error_not_a_panic() {
+        let lone = format!("[{}]", vec![r#""\ud800""#; SETTINGS.len()].join(","));
+        for bad in [&b"[]"[..], b"not json", b"{}", lone.as_bytes()] {
+            let parsed = config(bad);
+            assert_eq!(
+                parsed.as_ref().as_ref().err().map(String::as_str),
+                Some("the settings could not be read (a value that is not valid Unicode text?)")
+            );
+        }
+    }
 
     const PEER: &str = "/ip4/127.0.0.1/tcp/4001/p2p/QmNnooDu7bfjPFoTZYxMNLWUQJyrVwtbZg5gBMjTezGAJN";
 
@@ -122,19 +146,19 @@ mod tests {
     #[test]
     fn reused_while_settings_read_the_same_and_rebuilt_when_any_changes() {
         let mut env = base("instant");
-        let first = config(|_, k| env.get(k).cloned());
-        let again = config(|_, k| env.get(k).cloned());
+        let first = config(&snapshot(|k| env.get(k).cloned()));
+        let again = config(&snapshot(|k| env.get(k).cloned()));
         assert!(Rc::ptr_eq(&first, &again), "same settings: parsed once");
 
         // A secret changes: the next request sees the new one, never the cached one.
         env.insert("JWT_SECRET", "another-secret-of-16+".to_owned());
-        let rotated = config(|_, k| env.get(k).cloned());
+        let rotated = config(&snapshot(|k| env.get(k).cloned()));
         assert!(!Rc::ptr_eq(&first, &rotated));
         assert_eq!(jwt_secret(&rotated), b"another-secret-of-16+");
 
         // A password in USERS changes: the old one stops working at once.
         env.insert("USERS", r#"{"dev":"new-pw"}"#.to_owned());
-        let users = config(|_, k| env.get(k).cloned());
+        let users = config(&snapshot(|k| env.get(k).cloned()));
         let c = users.as_ref().as_ref().unwrap();
         assert!(c.auth.users.verify("dev", "dev").is_none());
         assert!(c.auth.users.verify("dev", "new-pw").is_some());
@@ -142,7 +166,7 @@ mod tests {
         // An optional setting appearing counts as a change too, and so does one going away.
         env.insert("DEBUG_KV_OPS", "1".to_owned());
         assert!(
-            config(|_, k| env.get(k).cloned())
+            config(&snapshot(|k| env.get(k).cloned()))
                 .as_ref()
                 .as_ref()
                 .unwrap()
@@ -150,7 +174,7 @@ mod tests {
         );
         env.remove("DEBUG_KV_OPS");
         assert!(
-            !config(|_, k| env.get(k).cloned())
+            !config(&snapshot(|k| env.get(k).cloned()))
                 .as_ref()
                 .as_ref()
                 .unwrap()
@@ -159,10 +183,10 @@ mod tests {
 
         // Broken settings are an error, and stay one until they are fixed.
         env.insert("JWT_SECRET", "short".to_owned());
-        assert!(config(|_, k| env.get(k).cloned()).is_err());
+        assert!(config(&snapshot(|k| env.get(k).cloned())).is_err());
         env.insert("JWT_SECRET", "0123456789abcdef".to_owned());
         assert_eq!(
-            jwt_secret(&config(|_, k| env.get(k).cloned())),
+            jwt_secret(&config(&snapshot(|k| env.get(k).cloned()))),
             b"0123456789abcdef"
         );
     }
@@ -182,8 +206,8 @@ mod tests {
             Provider::Psa { token, .. } => token.clone(),
             Provider::R2(_) => panic!("a PSA provider"),
         };
-        assert_eq!(token(config(|_, k| env.get(k).cloned())), "t");
+        assert_eq!(token(config(&snapshot(|k| env.get(k).cloned()))), "t");
         env.insert("UPSTREAM_TOKEN", "t2".to_owned());
-        assert_eq!(token(config(|_, k| env.get(k).cloned())), "t2");
+        assert_eq!(token(config(&snapshot(|k| env.get(k).cloned()))), "t2");
     }
 }

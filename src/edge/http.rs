@@ -10,15 +10,17 @@
 use crate::error::ApiError;
 use crate::http::{body::RequestBody, HttpRequest, Reply};
 use futures_util::StreamExt;
+use worker::js_sys::Uint8Array;
 use worker::wasm_bindgen::{self, prelude::*};
 use worker::worker_sys::web_sys;
 use worker::ByteStream;
 
 #[wasm_bindgen(inline_js = r#"
+const utf8 = new TextEncoder();
 export function head(req) {
   const h = req.headers;
   const v = (name) => h.get(name) ?? "\0";
-  return [req.method, req.url, v("authorization"), v("cf-connecting-ip"), v("content-length")].join("\n");
+  return utf8.encode([req.method, req.url, v("authorization"), v("cf-connecting-ip"), v("content-length")].join("\n"));
 }
 // A reply's headers, made once per distinct set: a response copies the ones it is made
 // with (workerd copies a Headers init), so one object serves every reply with the same set.
@@ -37,7 +39,9 @@ export function respond(status, body, head) {
 }
 "#)]
 extern "C" {
-    fn head(req: &web_sys::Request) -> String;
+    /// As UTF-8 bytes: they cross in one copy, where a string's glue copies it a character at
+    /// a time, in JS that runs interpreted.
+    fn head(req: &web_sys::Request) -> Uint8Array;
     #[wasm_bindgen(catch)]
     fn respond(status: u16, body: Option<&str>, head: &str) -> Result<web_sys::Response, JsValue>;
 }
@@ -49,7 +53,11 @@ pub struct Head {
 
 impl Head {
     pub fn of(req: &web_sys::Request) -> Head {
-        Head { text: head(req) }
+        let bytes = head(req).to_vec();
+        // TextEncoder writes UTF-8 (a lone surrogate as U+FFFD): the lossy path never runs.
+        let text = String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        Head { text }
     }
 
     fn field(&self, i: usize) -> Option<&str> {

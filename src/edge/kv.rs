@@ -41,7 +41,7 @@ extern "C" {
     pub type KvNamespace;
 
     #[wasm_bindgen(method, catch)]
-    fn get(this: &KvNamespace, key: &str) -> Result<Promise, JsValue>;
+    fn get(this: &KvNamespace, key: &str, kind: &JsValue) -> Result<Promise, JsValue>;
 
     #[wasm_bindgen(method, catch)]
     fn put(
@@ -91,8 +91,16 @@ fn set(options: &Object, key: &str, value: &JsValue) -> Result<(), KvError> {
 
 impl Kv for WorkersKv {
     async fn get(&self, key: &str) -> Result<Option<String>, KvError> {
-        // Text is the default type: no options object.
-        Ok(done(self.0.get(key)).await?.as_string())
+        // As bytes, copied across at once: a string's glue copies it a character at a time.
+        // What the service stores is text; a value that is not UTF-8 reads as "text" would.
+        let value = done(self.0.get(key, &super::js_name("arrayBuffer"))).await?;
+        if value.is_null() || value.is_undefined() {
+            return Ok(None);
+        }
+        let bytes = js_sys::Uint8Array::new(&value).to_vec();
+        Ok(Some(String::from_utf8(bytes).unwrap_or_else(|e| {
+            String::from_utf8_lossy(e.as_bytes()).into_owned()
+        })))
     }
 
     async fn put(

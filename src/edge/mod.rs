@@ -8,11 +8,11 @@ mod kv;
 mod limiter;
 mod quota;
 mod r2;
+mod settings;
 mod upstream;
 
 use crate::backend::Provider as Either;
 use crate::config::{Provider, UpstreamSettings};
-use crate::config_cache;
 use crate::domain::timestamp::Millis;
 use crate::error::ApiError;
 use crate::http::Reply;
@@ -20,6 +20,7 @@ use crate::limits::Blocked;
 use crate::r2::keeper::Keeper;
 use crate::upstream::gate::Gates;
 use crate::upstream::{client::PsaClient, sweep, Counted, Throttle, Upstreaming};
+use settings::settings;
 use worker::wasm_bindgen::JsValue;
 use worker::worker_sys::web_sys;
 use worker::{
@@ -199,19 +200,6 @@ fn gates_of(gates: &Option<gate::DoGates>) -> Gates<'_> {
     }
 }
 
-thread_local! {
-    /// The settings' names as JS strings, made once: looking up ~25 settings per request
-    /// otherwise decodes every name into a new JS string first.
-    static SETTING_NAMES: Vec<JsValue> =
-        config_cache::SETTINGS.iter().map(|k| JsValue::from_str(k)).collect();
-}
-
-/// The configuration, parsed again only when a setting reads differently from the ones the
-/// isolate's cached configuration was built from (`config_cache` says why that is safe).
-fn settings(env: &Env) -> config_cache::Parsed {
-    SETTING_NAMES.with(|names| config_cache::config(|i, _| setting(env, &names[i])))
-}
-
 /// The time now, from `Date.now()` (`worker::Date` makes a `Date` object for it).
 pub(crate) fn now() -> Millis {
     Millis(js_sys::Date::now() as u64)
@@ -245,9 +233,4 @@ pub(crate) fn binding(env: &Env, name: &'static str) -> Option<JsValue> {
 /// Whether a binding is there (`binding`).
 fn bound(env: &Env, name: &'static str) -> Option<()> {
     binding(env, name).map(drop)
-}
-
-/// A var or a secret (both are strings to the worker; anything else is no setting).
-fn setting(env: &Env, name: &JsValue) -> Option<String> {
-    js_sys::Reflect::get(env, name).ok()?.as_string()
 }

@@ -1,0 +1,39 @@
+//! Every setting the configuration is built from, read in one call per request.
+//!
+//! A call per setting (a `Reflect.get` and a string for each of ~25) was most of what reading
+//! the settings cost: the JS glue that carries each runs interpreted, a string a character at a
+//! time. Here JS reads them all and hands over one snapshot, as UTF-8 bytes (`config_cache`).
+
+use crate::config_cache;
+use worker::js_sys::{Array, Uint8Array};
+use worker::wasm_bindgen::{self, prelude::*};
+use worker::Env;
+
+#[wasm_bindgen(inline_js = r#"
+const utf8 = new TextEncoder();
+export function snapshot(env, names) {
+  const values = new Array(names.length);
+  for (let i = 0; i < names.length; i++) {
+    const v = env[names[i]];
+    values[i] = typeof v === "string" ? v : null;
+  }
+  return utf8.encode(JSON.stringify(values));
+}
+"#)]
+extern "C" {
+    /// The settings named in `names`, as `config_cache::config` takes them: a JSON array of
+    /// each one's value, a string or `null` (a var or secret is a string; anything else is no
+    /// setting).
+    fn snapshot(env: &Env, names: &Array) -> Uint8Array;
+}
+
+thread_local! {
+    /// The settings' names as a JS array, made once.
+    static NAMES: Array = config_cache::SETTINGS.iter().map(|k| JsValue::from_str(k)).collect();
+}
+
+/// The configuration, parsed again only when a setting reads differently from the ones the
+/// isolate's cached configuration was built from (`config_cache` says why that is safe).
+pub fn settings(env: &Env) -> config_cache::Parsed {
+    config_cache::config(&NAMES.with(|names| snapshot(env, names)).to_vec())
+}
