@@ -1,0 +1,100 @@
+// Instructions per request, counted by valgrind's callgrind in workerd: a figure for what the
+// requests-per-second rounds cannot resolve (two copies of one JS worker differ there by up to
+// a tenth; the JS worker's counted rounds came within 0.01 of each other in a run, when V8 did
+// nothing else in them). Runs the JS worker (bench/baseline.mjs),
+// the bare Rust worker (bench/floor) and each build given, one KV get each (get-by-id for a
+// build), WARM untimed requests and then N counted, in ROUNDS rounds; prints thousands of
+// instructions per request, every thread of workerd included (V8 compiles and collects
+// garbage on its own threads), each round's and the least one's ratio to the JS worker's.
+//
+//   node bench/instructions.mjs [name=build dir ...]    (default: service=build)
+//   INSTR_N=300 INSTR_WARM=1200 INSTR_ROUNDS=3          (the defaults; ~10 minutes)
+//
+// Needs valgrind (callgrind_control) and a seeded N = 1,000 (bench/run.mjs). Counts drift with
+// what V8 decides meanwhile (a function tiered up or not yet): compare builds in one run.
+import { execFileSync } from "node:child_process";
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { fileURLToPath } from "node:url";
+import { Miniflare } from "miniflare";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const N = Number(process.env.INSTR_N ?? 300);
+const WARM = Number(process.env.INSTR_WARM ?? 1200);
+const ROUNDS = Number(process.env.INSTR_ROUNDS ?? 3);
+const builds = Object.fromEntries((process.argv.length > 2 ? process.argv.slice(2) : ["service=build"]).map((a) => a.split("=")));
+const AUTH = `Basic ${Buffer.from("bench:bench").toString("base64")}`;
+const settings = { USERS: JSON.stringify({ bench: "bench" }), JWT_SECRET: "benchmark-secret-0123456789", PIN_BACKEND: "instant", DELEGATES: "/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN" };
+
+// workerd under callgrind: Miniflare starts whatever MINIFLARE_WORKERD_PATH names.
+const dir = mkdtempSync(`${tmpdir()}/instructions-`);
+const workerd = execFileSync("node", ["-p", "require('workerd').default"], { cwd: root }).toString().trim();
+writeFileSync(`${dir}/workerd`, `#!/bin/sh\nexec valgrind --tool=callgrind --callgrind-out-file=${dir}/out.%p --smc-check=all-non-file -q ${workerd} "$@"\n`);
+chmodSync(`${dir}/workerd`, 0o755);
+process.env.MINIFLARE_WORKERD_PATH = `${dir}/workerd`;
+
+const scratch = `${root}bench/.data/1000/instructions`;
+rmSync(scratch, { recursive: true, force: true });
+execFileSync("cp", ["-a", `${root}bench/.data/1000/seeded`, scratch]);
+const kvNamespaces = { PINS: "bench-pins" };
+const wasm = (name, path, bindings = {}) => ({ name, modules: true, scriptPath: `${root}${path}/index.js`, modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }], compatibilityDate: "2026-04-20", kvNamespaces, bindings });
+const workers = [
+  { name: "js", modules: true, scriptPath: `${root}bench/baseline.mjs`, compatibilityDate: "2026-04-20", kvNamespaces },
+  wasm("rust", "bench/floor/build"),
+  ...Object.entries(builds).map(([name, path]) => wasm(name, path, settings)),
+];
+const mf = new Miniflare({ kvPersist: scratch, workers });
+
+/** Instructions counted since the last call: callgrind dumps (and zeroes) its counters. */
+function counted() {
+  const pid = execFileSync("pgrep", ["-P", String(process.pid)]).toString().trim().split("\n")[0];
+  execFileSync("callgrind_control", ["-d", pid], { stdio: "ignore" });
+  let total = 0;
+  for (const f of readdirSync(dir).filter((f) => /^out\.\d+\.\d+$/.test(f))) {
+    total += Number(/^summary: (\d+)/m.exec(readFileSync(`${dir}/${f}`, "utf8"))?.[1] ?? 0);
+    rmSync(`${dir}/${f}`);
+  }
+  return total;
+}
+
+async function load(send, count) {
+  let left = count;
+  await Promise.all(Array.from({ length: 16 }, async () => {
+    while (left-- > 0) {
+      const res = await send();
+      await res.arrayBuffer();
+      if (res.status !== 200) throw new Error(`status ${res.status}`);
+    }
+  }));
+}
+
+try {
+  const w = Object.fromEntries(await Promise.all(workers.map(async (x) => [x.name, await mf.getWorker(x.name)])));
+  const first = Object.keys(builds)[0];
+  const id = (await (await w[first].fetch("http://bench.test/pins?limit=1", { headers: { authorization: AUTH } })).json()).results[0].requestid;
+  const sends = {
+    js: () => w.js.fetch(`http://b.test/?k=p/bench/${id}`),
+    rust: () => w.rust.fetch(`http://b.test/?k=p/bench/${id}`),
+    ...Object.fromEntries(Object.keys(builds).map((b) => [b, () => w[b].fetch(`http://bench.test/pins/${id}`, { headers: { authorization: AUTH } })])),
+  };
+  const per = Object.fromEntries(Object.keys(sends).map((k) => [k, []]));
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [name, send] of Object.entries(sends)) {
+      await load(send, WARM);
+      counted();
+      await load(send, N);
+      per[name].push(counted() / N);
+      process.stderr.write(`round ${r + 1}: ${name} ${Math.round(per[name].at(-1) / 1000)}k\n`);
+    }
+  }
+  // The least of the rounds: what V8 does beside the requests (a batch of wasm compiled, a
+  // full collection) only ever adds, and in one run it added 30M instructions a request.
+  const least = (xs) => Math.min(...xs);
+  for (const [name, xs] of Object.entries(per)) {
+    console.log(`${name.padEnd(12)} ${xs.map((x) => `${Math.round(x / 1000)}k`).join(" ").padEnd(28)} least ÷ JS's ${(least(xs) / least(per.js)).toFixed(3)}`);
+  }
+} finally {
+  await mf.dispose();
+  rmSync(scratch, { recursive: true, force: true });
+  rmSync(dir, { recursive: true, force: true });
+}
