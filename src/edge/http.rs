@@ -10,7 +10,6 @@
 use crate::error::ApiError;
 use crate::http::{body::RequestBody, HttpRequest, Reply};
 use futures_util::StreamExt;
-use worker::js_sys::Uint8Array;
 use worker::wasm_bindgen::{self, prelude::*};
 use worker::worker_sys::web_sys;
 use worker::ByteStream;
@@ -41,7 +40,7 @@ export function respond(status, body, head) {
 extern "C" {
     /// As UTF-8 bytes: they cross in one copy, where a string's glue copies it a character at
     /// a time, in JS that runs interpreted.
-    fn head(req: &web_sys::Request) -> Uint8Array;
+    fn head(req: &web_sys::Request) -> Vec<u8>;
     #[wasm_bindgen(catch)]
     fn respond(status: u16, body: Option<&str>, head: &str) -> Result<web_sys::Response, JsValue>;
 }
@@ -53,7 +52,7 @@ pub struct Head {
 
 impl Head {
     pub fn of(req: &web_sys::Request) -> Head {
-        let bytes = head(req).to_vec();
+        let bytes = head(req);
         // TextEncoder writes UTF-8 (a lone surrogate as U+FFFD): the lossy path never runs.
         let text = String::from_utf8(bytes)
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());

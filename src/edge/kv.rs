@@ -25,6 +25,9 @@ export function flat(page) {
   }
   return utf8.encode(out.join("\n"));
 }
+export function bytes(value) {
+  return value === null || value === undefined ? undefined : new Uint8Array(value);
+}
 "#)]
 extern "C" {
     /// A list result as one text, a field a line: complete (`1`/`0`), the cursor, then each
@@ -32,7 +35,10 @@ extern "C" {
     /// text) or `-` (none). `None` when a field holds a line break (no key or metadata of the
     /// service's does: `listed`). As UTF-8 bytes: a page's few kilobytes then cross in one
     /// copy, where a string crosses a character at a time.
-    fn flat(page: &JsValue) -> Option<js_sys::Uint8Array>;
+    fn flat(page: &JsValue) -> Option<Vec<u8>>;
+
+    /// An `ArrayBuffer`'s bytes, copied into wasm at once (`None` for a missing value).
+    fn bytes(value: &JsValue) -> Option<Vec<u8>>;
 }
 
 #[wasm_bindgen]
@@ -94,13 +100,10 @@ impl Kv for WorkersKv {
         // As bytes, copied across at once: a string's glue copies it a character at a time.
         // What the service stores is text; a value that is not UTF-8 reads as "text" would.
         let value = done(self.0.get(key, &super::js_name("arrayBuffer"))).await?;
-        if value.is_null() || value.is_undefined() {
-            return Ok(None);
-        }
-        let bytes = js_sys::Uint8Array::new(&value).to_vec();
-        Ok(Some(String::from_utf8(bytes).unwrap_or_else(|e| {
-            String::from_utf8_lossy(e.as_bytes()).into_owned()
-        })))
+        Ok(bytes(&value).map(|bytes| {
+            String::from_utf8(bytes)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+        }))
     }
 
     async fn put(
@@ -152,7 +155,7 @@ impl Kv for WorkersKv {
 /// apart that way, and none can hold one: every key is built by `store::keys` from user names
 /// (`A-Z a-z 0-9 . _ @ -`), hashes, CIDs and request ids, and metadata is JSON text.
 fn listed(page: &JsValue) -> Option<ListPage> {
-    let text = String::from_utf8(flat(page)?.to_vec()).ok()?;
+    let text = String::from_utf8(flat(page)?).ok()?;
     let mut lines = text.split('\n');
     let complete = lines.next()? == "1";
     let cursor = lines.next()?;

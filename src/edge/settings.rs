@@ -5,7 +5,7 @@
 //! time. Here JS reads them all and hands over one snapshot, as UTF-8 bytes (`config_cache`).
 
 use crate::config_cache;
-use worker::js_sys::{Array, Uint8Array};
+use worker::js_sys::Array;
 use worker::wasm_bindgen::{self, prelude::*};
 use worker::Env;
 
@@ -24,7 +24,7 @@ extern "C" {
     /// The settings named in `names`, as `config_cache::config` takes them: a JSON array of
     /// each one's value, a string or `null` (a var or secret is a string; anything else is no
     /// setting).
-    fn snapshot(env: &Env, names: &Array) -> Uint8Array;
+    fn snapshot(env: &Env, names: &Array) -> Vec<u8>;
 }
 
 thread_local! {
@@ -35,5 +35,5 @@ thread_local! {
 /// The configuration, parsed again only when a setting reads differently from the ones the
 /// isolate's cached configuration was built from (`config_cache` says why that is safe).
 pub fn settings(env: &Env) -> config_cache::Parsed {
-    config_cache::config(&NAMES.with(|names| snapshot(env, names)).to_vec())
+    config_cache::config(&NAMES.with(|names| snapshot(env, names)))
 }
