@@ -8,6 +8,7 @@
 // garbage on its own threads), each round's and the least one's ratio to the JS worker's.
 //
 //   node bench/instructions.mjs [name=build dir ...]    (default: service=build)
+//   node bench/instructions.mjs name=bare:dir            (a bare worker like bench/floor: ?k=key)
 //   INSTR_N=300 INSTR_WARM=1200 INSTR_ROUNDS=3          (the defaults; ~10 minutes)
 //
 // Needs valgrind (callgrind_control) and a seeded N = 1,000 (bench/run.mjs). Counts drift with
@@ -41,7 +42,7 @@ const wasm = (name, path, bindings = {}) => ({ name, modules: true, scriptPath: 
 const workers = [
   { name: "js", modules: true, scriptPath: `${root}bench/baseline.mjs`, compatibilityDate: "2026-04-20", kvNamespaces },
   wasm("rust", "bench/floor/build"),
-  ...Object.entries(builds).map(([name, path]) => wasm(name, path, settings)),
+  ...Object.entries(builds).map(([name, path]) => (path.startsWith("bare:") ? wasm(name, path.slice(5)) : wasm(name, path, settings))),
 ];
 const mf = new Miniflare({ kvPersist: scratch, workers });
 
@@ -70,12 +71,17 @@ async function load(send, count) {
 
 try {
   const w = Object.fromEntries(await Promise.all(workers.map(async (x) => [x.name, await mf.getWorker(x.name)])));
-  const first = Object.keys(builds)[0];
-  const id = (await (await w[first].fetch("http://bench.test/pins?limit=1", { headers: { authorization: AUTH } })).json()).results[0].requestid;
+  const keys = await mf.getKVNamespace("PINS", "js");
+  const id = (await keys.list({ prefix: "p/bench/", limit: 1 })).keys[0].name.slice("p/bench/".length);
   const sends = {
     js: () => w.js.fetch(`http://b.test/?k=p/bench/${id}`),
     rust: () => w.rust.fetch(`http://b.test/?k=p/bench/${id}`),
-    ...Object.fromEntries(Object.keys(builds).map((b) => [b, () => w[b].fetch(`http://bench.test/pins/${id}`, { headers: { authorization: AUTH } })])),
+    ...Object.fromEntries(
+      Object.entries(builds).map(([b, path]) => [
+        b,
+        path.startsWith("bare:") ? () => w[b].fetch(`http://b.test/?k=p/bench/${id}`) : () => w[b].fetch(`http://bench.test/pins/${id}`, { headers: { authorization: AUTH } }),
+      ]),
+    ),
   };
   const per = Object.fromEntries(Object.keys(sends).map((k) => [k, []]));
   for (let r = 0; r < ROUNDS; r++) {
