@@ -116,10 +116,12 @@ echo "fuzz: starting wrangler dev on $BASE (log: fuzz/.run/wrangler.log)"
   export CLOUDFLARE_CF_FETCH_ENABLED=false
   # No banner, hence no version check against the npm registry.
   export WRANGLER_HIDE_BANNER=true
-  # A hard ceiling on the server's life, whatever happens to this script.
+  # A hard ceiling on the server's life, whatever happens to this script. Logged at info, each
+  # request and any reload of the worker: twice under a loaded machine one request was answered
+  # 503 "Your worker restarted mid-request", and the log at warn could not say why.
   exec setsid timeout $((TIMEOUT + 120)) wrangler dev -c "$RUN_DIR/wrangler.json" \
     --ip 127.0.0.1 --port "$PORT" --persist-to "$RUN_DIR/state" \
-    --show-interactive-dev-session=false --log-level warn
+    --show-interactive-dev-session=false --log-level info
 ) > "$RUN_DIR/wrangler.log" 2>&1 < /dev/null &
 WRANGLER_PID=$!
 
@@ -179,5 +181,8 @@ if [ "$rc" = 0 ]; then
   echo "fuzz: no failures (seed $SEED, $MAX_EXAMPLES examples, $SECONDS s in all)"
 else
   echo "fuzz: failures (exit $rc_unit for examples/coverage/fuzzing, $rc_stateful for stateful; seed $SEED); reproductions in fuzz/report/" >&2
+  # What wrangler said besides the requests (a reload, an error), for a failure CI cannot rerun.
+  echo "fuzz: wrangler's log, requests left out:" >&2
+  grep -v -E '^\[wrangler:info\] (GET|POST|PUT|DELETE|PATCH|HEAD|OPTIONS|TRACE) ' "$RUN_DIR/wrangler.log" | tail -40 >&2 || true
 fi
 exit "$rc"
