@@ -1,6 +1,6 @@
 //! Every setting the configuration is built from, read in one call per request.
 //!
-//! A call per setting (a `Reflect.get` and a string for each of ~25) was most of what reading
+//! A call per setting (a `Reflect.get` and a string for each of 24) was most of what reading
 //! the settings cost: the JS glue that carries each runs interpreted, a string a character at a
 //! time. Here JS reads them all and hands over one snapshot, as UTF-8 bytes (`config_cache`).
 
