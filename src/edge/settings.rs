@@ -1,8 +1,9 @@
 //! Every setting the configuration is built from, read in one call per request.
 //!
-//! A call per setting (a `Reflect.get` and a string for each of 24) was most of what reading
-//! the settings cost: the JS glue that carries each runs interpreted, a string a character at a
-//! time. Here JS reads them all and hands over one snapshot, as UTF-8 bytes (`config_cache`).
+//! Read one by one, they were 24 `Reflect.get` calls and a string copied for each that is set,
+//! through JS glue that V8 was seen running interpreted and that copies a string a character
+//! at a time. Here JS reads them all and hands over one snapshot, as UTF-8 bytes
+//! (`config_cache`).
 
 use crate::config_cache;
 use worker::js_sys::Array;
