@@ -18,14 +18,13 @@ import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
+import { AUTH, SETTINGS, USER, baseline, built } from "./workers.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const N = Number(process.env.INSTR_N ?? 300);
 const WARM = Number(process.env.INSTR_WARM ?? 1200);
 const ROUNDS = Number(process.env.INSTR_ROUNDS ?? 3);
 const builds = Object.fromEntries((process.argv.length > 2 ? process.argv.slice(2) : ["service=build"]).map((a) => a.split("=")));
-const AUTH = `Basic ${Buffer.from("bench:bench").toString("base64")}`;
-const settings = { USERS: JSON.stringify({ bench: "bench" }), JWT_SECRET: "benchmark-secret-0123456789", PIN_BACKEND: "instant", DELEGATES: "/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN" };
 
 // workerd under callgrind: Miniflare starts whatever MINIFLARE_WORKERD_PATH names.
 const dir = mkdtempSync(`${tmpdir()}/instructions-`);
@@ -37,12 +36,10 @@ process.env.MINIFLARE_WORKERD_PATH = `${dir}/workerd`;
 const scratch = `${root}bench/.data/1000/instructions`;
 rmSync(scratch, { recursive: true, force: true });
 execFileSync("cp", ["-a", `${root}bench/.data/1000/seeded`, scratch]);
-const kvNamespaces = { PINS: "bench-pins" };
-const wasm = (name, path, bindings = {}) => ({ name, modules: true, scriptPath: `${root}${path}/index.js`, modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }], compatibilityDate: "2026-04-20", kvNamespaces, bindings });
 const workers = [
-  { name: "js", modules: true, scriptPath: `${root}bench/baseline.mjs`, compatibilityDate: "2026-04-20", kvNamespaces },
-  wasm("rust", "bench/floor/build"),
-  ...Object.entries(builds).map(([name, path]) => (path.startsWith("bare:") ? wasm(name, path.slice(5)) : wasm(name, path, settings))),
+  baseline("js"),
+  built("rust", `${root}bench/floor/build`),
+  ...Object.entries(builds).map(([name, path]) => (path.startsWith("bare:") ? built(name, `${root}${path.slice(5)}`) : built(name, `${root}${path}`, SETTINGS))),
 ];
 const mf = new Miniflare({ kvPersist: scratch, workers });
 
@@ -72,14 +69,14 @@ async function load(send, count) {
 try {
   const w = Object.fromEntries(await Promise.all(workers.map(async (x) => [x.name, await mf.getWorker(x.name)])));
   const keys = await mf.getKVNamespace("PINS", "js");
-  const id = (await keys.list({ prefix: "p/bench/", limit: 1 })).keys[0].name.slice("p/bench/".length);
+  const id = (await keys.list({ prefix: `p/${USER}/`, limit: 1 })).keys[0].name.slice(`p/${USER}/`.length);
   const sends = {
-    js: () => w.js.fetch(`http://b.test/?k=p/bench/${id}`),
-    rust: () => w.rust.fetch(`http://b.test/?k=p/bench/${id}`),
+    js: () => w.js.fetch(`http://b.test/?k=p/${USER}/${id}`),
+    rust: () => w.rust.fetch(`http://b.test/?k=p/${USER}/${id}`),
     ...Object.fromEntries(
       Object.entries(builds).map(([b, path]) => [
         b,
-        path.startsWith("bare:") ? () => w[b].fetch(`http://b.test/?k=p/bench/${id}`) : () => w[b].fetch(`http://bench.test/pins/${id}`, { headers: { authorization: AUTH } }),
+        path.startsWith("bare:") ? () => w[b].fetch(`http://b.test/?k=p/${USER}/${id}`) : () => w[b].fetch(`http://bench.test/pins/${id}`, { headers: { authorization: AUTH } }),
       ]),
     ),
   };

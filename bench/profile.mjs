@@ -11,6 +11,7 @@ import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
 import { workerdCpuNs } from "./workerd-cpu.mjs";
+import { AUTH, SETTINGS, baseline, built } from "./workers.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 // A copy inside the repository: workerd resolves modules under the script's root.
@@ -26,43 +27,15 @@ const scratch = `${root}bench/.data/${n}/profile`;
 rmSync(scratch, { recursive: true, force: true });
 execFileSync("cp", ["-a", seeded, scratch]);
 const PORT = Number(process.env.PROFILE_INSPECTOR_PORT ?? 9330);
-const AUTH = `Basic ${Buffer.from("bench:bench").toString("base64")}`;
 const REQUESTS = Number(process.env.PROFILE_REQUESTS ?? 2000);
 
 const mf = new Miniflare({
   kvPersist: scratch,
   inspectorPort: PORT,
   workers: [
-    {
-      name: "pins",
-      modules: true,
-      scriptPath: `${build}/index.js`,
-      modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
-      compatibilityDate: "2026-04-20",
-      kvNamespaces: { PINS: "bench-pins" },
-      bindings: {
-        USERS: JSON.stringify({ bench: "bench" }),
-        JWT_SECRET: "benchmark-secret-0123456789",
-        PIN_BACKEND: "instant",
-        DELEGATES: "/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN",
-        ...(process.env.PROFILE_KV_OPS ? { DEBUG_KV_OPS: "1" } : {}),
-      },
-    },
-    {
-      name: "baseline",
-      modules: true,
-      scriptPath: `${root}bench/baseline.mjs`,
-      compatibilityDate: "2026-04-20",
-      kvNamespaces: { PINS: "bench-pins" },
-    },
-    {
-      name: "floor",
-      modules: true,
-      scriptPath: `${root}bench/floor/build/index.js`,
-      modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
-      compatibilityDate: "2026-04-20",
-      kvNamespaces: { PINS: "bench-pins" },
-    },
+    built("pins", build, { ...SETTINGS, ...(process.env.PROFILE_KV_OPS ? { DEBUG_KV_OPS: "1" } : {}) }),
+    baseline("baseline"),
+    built("floor", `${root}bench/floor/build`),
   ],
 });
 

@@ -27,6 +27,7 @@ import os from "node:os";
 import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
 import { workerdCpuNs } from "./workerd-cpu.mjs";
+import { AUTH, SETTINGS, USER, baseline as baselineWorker, built, kvNamespaces } from "./workers.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const DATA = `${root}bench/.data`;
@@ -34,12 +35,9 @@ const ALL_SIZES = "1000,10000,100000";
 const SIZES = (process.env.BENCH_SIZES ?? ALL_SIZES).split(",").map(Number);
 // Only a run of every size replaces bench/results.json and the README's table.
 const FULL = SIZES.join(",") === ALL_SIZES && process.env.BENCH_BUILD === undefined;
-const USER = "bench";
-const AUTH = `Basic ${Buffer.from("bench:bench").toString("base64")}`;
 const RPS_SECONDS = Number(process.env.BENCH_RPS_SECONDS ?? 8);
 const RPS_ROUNDS = Number(process.env.BENCH_RPS_ROUNDS ?? 16);
 const CONCURRENCY = 16;
-const NAMESPACE = "bench-pins";
 const STATUSES = ["queued", "pinning", "pinned", "failed"];
 
 // ---------------------------------------------------------------------------------------------
@@ -73,8 +71,6 @@ function miniflare(persist, workers) {
   return new Miniflare({ kvPersist: persist, workers });
 }
 
-/** The KV namespace every worker of a run shares. */
-const kvNamespaces = { PINS: NAMESPACE };
 
 /**
  * Makes bench/.data/N/seeded hold exactly the seed's entries (reseeding when the seed's output
@@ -270,33 +266,12 @@ async function rpsInterleaved(sends, ratios) {
 async function benchSize(n, build, floor) {
   const t0 = performance.now();
   const { pins, scratch, seeded_in_s, prepare_s } = await prepare(n);
-  // A worker built by worker-build (index.js beside its wasm) on the run's KV namespace.
-  const built = (name, dir, bindings = {}) => ({
-    name,
-    modules: true,
-    scriptPath: `${dir}/index.js`,
-    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
-    compatibilityDate: "2026-04-20",
-    kvNamespaces,
-    bindings,
-  });
-  const settings = {
-    USERS: JSON.stringify({ [USER]: "bench" }),
-    JWT_SECRET: "benchmark-secret-0123456789",
-    PIN_BACKEND: "instant",
-    DELEGATES: "/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN",
-  };
   const mf = miniflare(scratch, [
-    built("pins", build, { ...settings, DEBUG_KV_OPS: "1" }),
+    built("pins", build, { ...SETTINGS, DEBUG_KV_OPS: "1" }),
     // The same, as deployed (no `x-kv-ops`): what the requests-per-second rounds measure.
-    built("pins-deployed", build, settings),
-    ...["baseline", "control"].map((name) => ({
-      name,
-      modules: true,
-      scriptPath: `${root}bench/baseline.mjs`,
-      compatibilityDate: "2026-04-20",
-      kvNamespaces,
-    })),
+    built("pins-deployed", build, SETTINGS),
+    baselineWorker("baseline"),
+    baselineWorker("control"),
     built("floor", floor),
   ]);
   try {

@@ -1,0 +1,36 @@
+// The workers the benches run in Miniflare, defined once: the service with the settings every
+// bench gives it, the bare JS worker (bench/baseline.mjs), and any worker-build output (the
+// service's build, bench/floor's), all on the pinsets' one KV namespace.
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+
+/** The user the seed writes the pinsets as (`examples/seed.rs`), and its Basic credentials. */
+export const USER = "bench";
+export const AUTH = `Basic ${Buffer.from(`${USER}:bench`).toString("base64")}`;
+export const NAMESPACE = "bench-pins";
+export const kvNamespaces = { PINS: NAMESPACE };
+
+/** The service's settings in every bench (the `instant` backend, one delegate). */
+export const SETTINGS = {
+  USERS: JSON.stringify({ [USER]: "bench" }),
+  JWT_SECRET: "benchmark-secret-0123456789",
+  PIN_BACKEND: "instant",
+  DELEGATES: "/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN",
+};
+
+const compatibilityDate = "2026-04-20";
+
+/** A worker built by worker-build (index.js beside its wasm) in `dir`. */
+export const built = (name, dir, bindings = {}) => ({
+  name,
+  modules: true,
+  scriptPath: `${dir}/index.js`,
+  modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+  compatibilityDate,
+  kvNamespaces,
+  bindings,
+});
+
+/** The bare JS worker: one KV get (`?k=`) or list (`?list=`) and nothing else. */
+export const baseline = (name) => ({ name, modules: true, scriptPath: `${root}bench/baseline.mjs`, compatibilityDate, kvNamespaces });
