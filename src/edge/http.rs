@@ -52,11 +52,9 @@ pub struct Head {
 
 impl Head {
     pub fn of(req: &web_sys::Request) -> Head {
-        let bytes = head(req);
-        // TextEncoder writes UTF-8 (a lone surrogate as U+FFFD): the lossy path never runs.
-        let text = String::from_utf8(bytes)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-        Head { text }
+        Head {
+            text: super::text(head(req)),
+        }
     }
 
     fn field(&self, i: usize) -> Option<&str> {

@@ -98,12 +98,8 @@ fn set(options: &Object, key: &str, value: &JsValue) -> Result<(), KvError> {
 impl Kv for WorkersKv {
     async fn get(&self, key: &str) -> Result<Option<String>, KvError> {
         // As bytes, copied across at once: a string's glue copies it a character at a time.
-        // What the service stores is text; a value that is not UTF-8 reads as "text" would.
         let value = done(self.0.get(key, &super::js_name("arrayBuffer"))).await?;
-        Ok(bytes(&value).map(|bytes| {
-            String::from_utf8(bytes)
-                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
-        }))
+        Ok(bytes(&value).map(super::text))
     }
 
     async fn put(

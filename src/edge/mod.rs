@@ -200,6 +200,13 @@ fn gates_of(gates: &Option<gate::DoGates>) -> Gates<'_> {
     }
 }
 
+/// Bytes handed over from JS as text. They are UTF-8 (TextEncoder's output, KV values the
+/// service wrote), so the lossy path, what a JS string or KV's "text" read would make of
+/// bytes that are not, does not run.
+pub(crate) fn text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
 /// The time now, from `Date.now()` (`worker::Date` makes a `Date` object for it).
 pub(crate) fn now() -> Millis {
     Millis(js_sys::Date::now() as u64)
