@@ -230,8 +230,10 @@ async function closedLoop(send, seconds) {
 
 /**
  * Requests per second of each of `sends`, RPS_SECONDS each in all, measured in RPS_ROUNDS
- * interleaved rounds (the order rotating every round): on a shared machine the load drifts over
- * seconds, and a ratio of two figures measured a minute apart would measure the drift. Returns
+ * interleaved rounds: on a shared machine the load drifts over seconds, and a ratio of two
+ * figures measured a minute apart would measure the drift. `sends` are listed so that the two of
+ * each ratio are neighbours (measured one right after the other), and every other round runs
+ * them in reverse, so that neither of a pair is always the one measured first. Returns
  * each one's rate over all its rounds, and each of `ratios` ([name, numerator, denominator]) as
  * the median of its rounds' ratios, so that one round the machine was busy in cannot move it.
  */
@@ -242,7 +244,7 @@ async function rpsInterleaved(sends, ratios) {
   for (let turn = 0; turn < RPS_ROUNDS; turn++) {
     const rate = {};
     for (let i = 0; i < names.length; i++) {
-      const k = names[(i + turn) % names.length];
+      const k = names[turn % 2 ? names.length - 1 - i : i];
       const r = await closedLoop(sends[k], RPS_SECONDS / RPS_ROUNDS);
       sum[k].done += r.done;
       sum[k].seconds += r.seconds;
@@ -367,13 +369,15 @@ async function benchSize(n, build, floor) {
     const id = ids[0];
     // Every worker is reached the same way (its own fetcher), so that only the workers differ.
     const { rps: throughput, ratios } = await rpsInterleaved(
+      // In this order each ratio's two are neighbours (the Rust get and the JS get two apart),
+      // the control's pair as close as the service's.
       {
+        "Rust floor: one KV get": () => rustFloor.fetch(`http://floor.test/?k=p/${USER}/${id}`),
         "get by id": () => pinsWorker.fetch(`http://bench.test/pins/${id}`, { headers: { authorization: AUTH } }),
-        "list newest page": () => pinsWorker.fetch("http://bench.test/pins", { headers: { authorization: AUTH } }),
         "baseline: one KV get": () => baseline.fetch(`http://baseline.test/?k=p/${USER}/${id}`),
         "control: one KV get": () => control.fetch(`http://baseline.test/?k=p/${USER}/${id}`),
         "baseline: one KV list": () => baseline.fetch(pinsList(22)),
-        "Rust floor: one KV get": () => rustFloor.fetch(`http://floor.test/?k=p/${USER}/${id}`),
+        "list newest page": () => pinsWorker.fetch("http://bench.test/pins", { headers: { authorization: AUTH } }),
         "Rust floor: one KV list": () => rustFloor.fetch(pinsList(22)),
       },
       [
@@ -453,7 +457,7 @@ function table(results) {
   }
   lines.push(
     "",
-    `Requests per second of the service as deployed (no \`x-kv-ops\`; ${CONCURRENCY} in flight, ${RPS_SECONDS} s each in ${RPS_ROUNDS} interleaved rounds) against two bare workers in the same run that make one KV get (or one KV list of the newest 22 pins, like the newest page's) and answer: bench/baseline.mjs in JS, and bench/floor in Rust on workers-rs's own glue and entry. Ratios are the median of the rounds' ratios; the last column is the JS worker against a second copy of itself, what this run can tell apart:`,
+    `Requests per second of the service as deployed (no \`x-kv-ops\`; ${CONCURRENCY} in flight, ${RPS_SECONDS} s each in ${RPS_ROUNDS} interleaved rounds) against two bare workers in the same run that make one KV get (or one KV list of the newest 22 pins, like the newest page's) and answer: bench/baseline.mjs in JS, and bench/floor in Rust on workers-rs's own glue and entry. Ratios are the median of the rounds' ratios, the two of each measured one right after the other (in the reverse order every other round); the last column is the JS worker against a second copy of itself, what this run can tell apart:`,
     "",
     `| N | get by id | newest page | JS: one get | JS: one list | Rust: one get | Rust: one list | get ÷ JS get | get ÷ Rust get | page ÷ JS list | page ÷ Rust list | Rust get ÷ JS get | JS copy ÷ JS get |`,
     `|---|---|---|---|---|---|---|---|---|---|---|---|---|`,
