@@ -24,14 +24,18 @@
 //! shows the pin as it is. Markers never expire (an expired one could hide a change); scans
 //! prune those well inside the totals in force.
 
+mod marker;
+
 use super::keys;
 use super::kv::{Kv, KvError};
 use super::record::RecordView;
-use super::repair::{self, Entries};
+use super::repair;
 use crate::auth::user::UserId;
 use crate::domain::request_id::RequestId;
 use crate::domain::status::Status;
 use crate::domain::timestamp::Millis;
+pub use marker::{mark_change, stamp};
+use marker::{Marker, MARKER};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashSet};
 
@@ -54,9 +58,8 @@ pub const MAX_TOUCHED: usize = 100;
 /// `repair`) rather than read changes this much older than the totals: whatever a stopped
 /// write left is repaired within this bound of the owner's next listing.
 pub const REPAIR_AFTER_MS: u64 = 3_600_000;
-/// Key tails (after `p/{user}/`) of the totals and of the markers.
+/// Key tail (after `p/{user}/`) of the totals.
 const TOTALS: &str = "!c";
-const MARKER: &str = "!m";
 
 /// Pins per status, in `Status::ALL` order.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -97,16 +100,6 @@ struct Totals {
     tally: Tally,
 }
 
-/// A change marker: when, and (markers of older code say neither) which pin and its status
-/// before the write.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Marker {
-    stamp: RequestId,
-    change: Option<(RequestId, Option<Status>)>,
-    /// The pin's index entries (markers of older code do not say).
-    entries: Option<Entries>,
-}
-
 /// What the totals and markers give a status-only listing.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Base {
@@ -134,15 +127,7 @@ impl Changes {
             self.stored = metadata.and_then(parse_totals);
             true
         } else if let Some(stamp) = tail.strip_prefix(MARKER) {
-            if let Some(stamp) = RequestId::parse(stamp) {
-                let change = metadata.and_then(parse_change);
-                let entries = metadata.and_then(Entries::read);
-                self.markers.push(Marker {
-                    stamp,
-                    change,
-                    entries,
-                });
-            }
+            self.markers.extend(Marker::read(stamp, metadata));
             true
         } else {
             false
@@ -254,7 +239,7 @@ impl Changes {
             if let Some((pin, _)) = m.change.filter(|_| newest.contains(&m.stamp)) {
                 repair::pin(kv, user, &pin, m.entries.as_ref()).await?;
             }
-            kv.delete(&marker(user, &m.stamp)).await?;
+            kv.delete(&marker::key(user, &m.stamp)).await?;
             pruned += 1;
         }
         Ok(pruned)
@@ -285,37 +270,6 @@ pub fn status_of(record_json: Option<&str>) -> Option<Status> {
     record_json.and_then(RecordView::parse).map(|v| v.status)
 }
 
-/// A fresh marker name: the time of the change, newest first, and 64 random bits.
-pub fn stamp(now: Millis) -> Result<RequestId, KvError> {
-    let mut bytes = [0u8; 8];
-    getrandom::getrandom(&mut bytes).map_err(|e| KvError(format!("no randomness: {e}")))?;
-    Ok(RequestId::new(now, u64::from_le_bytes(bytes)))
-}
-
-/// Puts a change marker for `pin`, whose status is `before` (none: a new pin); called before
-/// every write to the user's pinset.
-pub async fn mark_change<K: Kv>(
-    kv: &K,
-    user: &UserId,
-    now: Millis,
-    pin: &RequestId,
-    before: Option<Status>,
-    entries: Option<&Entries>,
-) -> Result<(), KvError> {
-    let mut meta = match before {
-        Some(s) => json!({ "r": pin.as_str(), "b": s.as_str() }),
-        None => json!({ "r": pin.as_str() }),
-    };
-    if let Some(e) = entries {
-        e.write(&mut meta);
-    }
-    kv.put(&marker(user, &stamp(now)?), "", &meta, None).await
-}
-
-fn marker(user: &UserId, stamp: &RequestId) -> String {
-    format!("{}{MARKER}{}", keys::pins_of(user), stamp.as_str())
-}
-
 fn parse_totals(v: &Value) -> Option<Totals> {
     let n = v.get("n")?.as_array()?;
     let mut tally = Tally::default();
@@ -327,15 +281,6 @@ fn parse_totals(v: &Value) -> Option<Totals> {
         end: v.get("e")?.as_u64()?,
         tally,
     })
-}
-
-fn parse_change(v: &Value) -> Option<(RequestId, Option<Status>)> {
-    let pin = RequestId::parse(v.get("r")?.as_str()?)?;
-    let before = match v.get("b") {
-        None => None,
-        Some(b) => Some(Status::parse(b.as_str()?).ok()?),
-    };
-    Some((pin, before))
 }
 
 #[cfg(test)]

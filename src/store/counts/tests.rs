@@ -1,5 +1,6 @@
 //! Unit tests of the totals and change markers.
 
+use super::marker::parse_change;
 use super::*;
 
 const T0: u64 = 1_700_000_000_000;
