@@ -18,7 +18,7 @@ import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
-import { AUTH, SETTINGS, USER, baseline, built } from "./workers.mjs";
+import { AUTH, SETTINGS, USER, baseline, built, sendMany } from "./workers.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const N = Number(process.env.INSTR_N ?? 300);
@@ -55,17 +55,6 @@ function counted() {
   return total;
 }
 
-async function load(send, count) {
-  let left = count;
-  await Promise.all(Array.from({ length: 16 }, async () => {
-    while (left-- > 0) {
-      const res = await send();
-      await res.arrayBuffer();
-      if (res.status !== 200) throw new Error(`status ${res.status}`);
-    }
-  }));
-}
-
 try {
   const w = Object.fromEntries(await Promise.all(workers.map(async (x) => [x.name, await mf.getWorker(x.name)])));
   const keys = await mf.getKVNamespace("PINS", "js");
@@ -83,9 +72,9 @@ try {
   const per = Object.fromEntries(Object.keys(sends).map((k) => [k, []]));
   for (let r = 0; r < ROUNDS; r++) {
     for (const [name, send] of Object.entries(sends)) {
-      await load(send, WARM);
+      await sendMany(send, WARM, 16);
       counted();
-      await load(send, N);
+      await sendMany(send, N, 16);
       per[name].push(counted() / N);
       process.stderr.write(`round ${r + 1}: ${name} ${Math.round(per[name].at(-1) / 1000)}k\n`);
     }

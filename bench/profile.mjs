@@ -11,7 +11,7 @@ import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
 import { workerdCpuNs } from "./workerd-cpu.mjs";
-import { AUTH, SETTINGS, baseline, built } from "./workers.mjs";
+import { AUTH, SETTINGS, baseline, built, sendMany } from "./workers.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 // A copy inside the repository: workerd resolves modules under the script's root.
@@ -102,16 +102,8 @@ async function run(label, worker, send, count) {
   const cpu0 = workerdCpuNs();
   const t0 = performance.now();
   // A few in flight, as the benchmark's requests per second are measured.
-  let left = count;
-  await Promise.all(
-    Array.from({ length: Number(process.env.PROFILE_CONCURRENCY ?? 4) }, async () => {
-      while (left-- > 0) {
-        const res = await send();
-        await res.arrayBuffer();
-        if (res.status >= 300 && !/40[14]/.test(label)) throw new Error(`${label}: ${res.status}`);
-      }
-    }),
-  );
+  const inFlight = Number(process.env.PROFILE_CONCURRENCY ?? 4);
+  await sendMany(send, count, inFlight, (status) => status < 300 || /40[14]/.test(label), label);
   const wall = performance.now() - t0;
   const cpu = (workerdCpuNs() - cpu0) / 1e6 / count;
   if (!cdp) return console.log(`== ${label}: ${count} requests, ${(count / (wall / 1000)).toFixed(0)}/s, workerd cpu ${cpu.toFixed(3)} ms/request`);

@@ -72,7 +72,6 @@ function miniflare(persist, workers) {
   return new Miniflare({ kvPersist: persist, workers });
 }
 
-
 /**
  * Makes bench/.data/N/seeded hold exactly the seed's entries (reseeding when the seed's output
  * changed), then copies it to bench/.data/N/run for this run. Returns the seed's pins.

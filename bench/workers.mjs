@@ -34,3 +34,20 @@ export const built = (name, dir, bindings = {}) => ({
 
 /** The bare JS worker: one KV get (`?k=`) or list (`?list=`) and nothing else. */
 export const baseline = (name) => ({ name, modules: true, scriptPath: `${root}bench/baseline.mjs`, compatibilityDate, kvNamespaces });
+
+/**
+ * Sends `count` requests, `inFlight` at a time, each answer read to its end; throws at the first
+ * status `ok` refuses.
+ */
+export async function sendMany(send, count, inFlight, ok = (status) => status === 200, what = "request") {
+  let left = count;
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (left-- > 0) {
+        const res = await send();
+        await res.arrayBuffer();
+        if (!ok(res.status)) throw new Error(`${what}: status ${res.status}`);
+      }
+    }),
+  );
+}
