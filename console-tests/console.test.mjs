@@ -1,6 +1,6 @@
 // The web console end to end: real Chromium (Debian's /usr/bin/chromium) driven by playwright-core
-// against `wrangler dev` serving the repo's configuration (the console from static assets, the
-// built worker, .dev.vars: user dev/dev, the instant backend). Every check of what the console
+// against the repo's configuration served by scripts/local-server.mjs (the console from static
+// assets, the built worker, .dev.vars: user dev/dev, the instant backend). Every check of what the console
 // did is made against the API itself. Screenshots of each view go to docs/console/.
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";

@@ -1,12 +1,15 @@
-// `wrangler dev` with the repo's own configuration (wrangler.toml, .dev.vars: user dev/dev, the
-// instant backend, the console as static assets), on a free loopback port and a fresh local
-// state, in a process group of its own that stop() ends by its id.
+// The repo's own configuration (wrangler.toml, .dev.vars: user dev/dev, the instant backend, the
+// console as static assets) served on a free loopback port with fresh state: startDev() through
+// scripts/local-server.mjs (Miniflare configured by wrangler's reader, no ProxyWorker hop: see
+// there why), startWranglerDev() through `wrangler dev` itself, as `npm run dev` starts it, in a
+// process group of its own that stop() ends by its id.
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { startLocal } from "../scripts/local-server.mjs";
 
 export const root = fileURLToPath(new URL("..", import.meta.url));
 
@@ -50,17 +53,35 @@ export function freePort() {
 
 let started = 0;
 
+/** wrangler.toml less [build], plus `toml`, beside it so that main, [assets] and .dev.vars resolve as for `npm run dev`. */
+function writeConfig(toml) {
+  const config = join(root, `.console-test-${process.pid}-${++started}.wrangler.toml`);
+  writeFileSync(config, `${configWithoutBuild()}\n${toml}`);
+  return config;
+}
+
 /**
  * `vars` override the configuration's variables (wrangler's --var), e.g. another backend;
  * `toml` is appended to the configuration (bindings it leaves commented out, e.g. R2_BINDINGS).
  */
 export async function startDev({ vars = {}, toml = "" } = {}) {
+  const config = writeConfig(toml);
+  try {
+    const local = await startLocal({ config, vars });
+    rmSync(config, { force: true }); // read once, at the start
+    return local;
+  } catch (e) {
+    rmSync(config, { force: true });
+    throw e;
+  }
+}
+
+/** `wrangler dev` itself with the repo's configuration (less [build]), as `npm run dev` runs it. */
+export async function startWranglerDev() {
   const port = await freePort();
   const inspector = await freePort();
   const state = mkdtempSync(join(tmpdir(), "console-test-state-"));
-  // Beside wrangler.toml, so that main, [assets] and .dev.vars resolve exactly as for `npm run dev`.
-  const config = join(root, `.console-test-${process.pid}-${++started}.wrangler.toml`);
-  writeFileSync(config, `${configWithoutBuild()}\n${toml}`);
+  const config = writeConfig("");
   const child = spawn(
     process.execPath,
     [
@@ -73,7 +94,6 @@ export async function startDev({ vars = {}, toml = "" } = {}) {
       "--persist-to", state,
       "--show-interactive-dev-session=false",
       "--log-level", "warn",
-      ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
     ],
     {
       cwd: root,

@@ -1,5 +1,5 @@
-// The console where the service keeps content (PIN_BACKEND=r2): real Chromium against a
-// `wrangler dev` with wrangler.toml's R2 bucket and queue enabled, no reachable gateway (so
+// The console where the service keeps content (PIN_BACKEND=r2): real Chromium against the
+// repo's configuration (scripts/local-server.mjs) with wrangler.toml's R2 bucket and queue enabled, no reachable gateway (so
 // uploads are the only content) and a quota. The Usage view, .car upload, sizes and the "open"
 // link, each checked against the API itself; screenshots of the Usage view and sized pins.
 import assert from "node:assert/strict";

@@ -6,19 +6,20 @@
 #   FUZZ_SEED=1 FUZZ_MAX_EXAMPLES=500 bash fuzz/run.sh   # what `npm test` runs: ~75 s, the same outcome every run
 #
 # Environment (all optional):
-#   FUZZ_PORT          port for `wrangler dev` on 127.0.0.1          (default 8799)
+#   FUZZ_PORT          port for the worker on 127.0.0.1             (default 8799)
 #   FUZZ_MAX_EXAMPLES  test cases per operation in the fuzzing phase, scenarios in the stateful one (default 1000)
 #   FUZZ_TIMEOUT       hard limit on the schemathesis runs together, seconds (default 900)
 #   FUZZ_SEED          hypothesis seed of both schemathesis processes (default: a random one, printed)
 #   WRANGLER_CONFIG    the wrangler.toml to take bindings and vars from (default: the repo's)
 #   SPEC               the OpenAPI file    (default fuzz/ipfs-pinning-service.yaml, a copy of the v1.0.0 spec)
 #
-# What it does: makes fuzz/.venv with schemathesis if missing; serves build/ with `wrangler dev` from a
-# copy of wrangler.toml without [build] (so the worker is NOT rebuilt from a src/ that may be mid-edit)
+# What it does: makes fuzz/.venv with schemathesis if missing; serves build/ in workerd through
+# Miniflare, configured by wrangler's own reader (scripts/local-server.mjs), from a copy of
+# wrangler.toml without [build] (so the worker is NOT rebuilt from a src/ that may be mid-edit)
 # and without [[ratelimits]], with the repo's .dev.vars (user dev/dev, PIN_BACKEND=instant), on a fresh
 # local KV; gets a JWT from POST /token; runs every schemathesis check (--checks all) over all phases
 # (examples, coverage, fuzzing, stateful over the requestid links that fuzz/hooks.py adds); stops
-# wrangler on any exit. Reports (JUnit XML, NDJSON events, a pytest file reproducing each failure) go
+# the server on any exit. Reports (JUnit XML, NDJSON events, a pytest file reproducing each failure) go
 # to fuzz/report/unit/ and fuzz/report/stateful/; `fuzz/.venv/bin/python fuzz/summarize.py` tabulates
 # the NDJSON ones.
 # The false positives this run does not flag are dropped, each with the spec / docs/behaviour.md text
@@ -42,7 +43,7 @@ die() { echo "fuzz: $*" >&2; exit 2; }
 [ -f "$SPEC" ] || die "spec not found: $SPEC"
 [ -f "$WRANGLER_CONFIG" ] || die "wrangler config not found: $WRANGLER_CONFIG"
 [ -x "$ROOT/node_modules/.bin/wrangler" ] || die "node_modules/.bin/wrangler is missing: run 'bash scripts/setup.sh' first"
-[ -f "$ROOT/.dev.vars" ] || die ".dev.vars is missing (wrangler dev takes USERS, JWT_SECRET, PIN_BACKEND from it)"
+[ -f "$ROOT/.dev.vars" ] || die ".dev.vars is missing (the worker takes USERS, JWT_SECRET, PIN_BACKEND from it)"
 if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
   die "port $PORT on 127.0.0.1 is already in use; set FUZZ_PORT"
 fi
@@ -61,8 +62,9 @@ fi
 rm -rf "$RUN_DIR" "$REPORT_DIR"
 mkdir -p "$RUN_DIR" "$REPORT_DIR"
 # From $WRANGLER_CONFIG (default: the repo's wrangler.toml), parsed as TOML, minus two tables:
-#  - [build]: wrangler dev would run `bash scripts/build.sh` on start, i.e. rebuild from a src/ that may
-#    be mid-edit; this run serves the build/ that is there.
+#  - [build]: `wrangler dev` with it would rebuild from a src/ that may be mid-edit; this run serves
+#    the build/ that is there (and the server never builds; the table goes for anyone who serves
+#    fuzz/.run/wrangler.json with wrangler dev to reproduce a failure).
 #  - [[ratelimits]]: a per-user limit of N requests a minute would turn most of a fast fuzz run into
 #    429s; without the binding the worker applies no limit (src/edge/limiter.rs). Rate limiting is not
 #    what this run tests.
@@ -93,14 +95,14 @@ PY
   exit 2
 cp "$ROOT/.dev.vars" "$RUN_DIR/.dev.vars"
 
-WRANGLER_PID=""
+SERVER_PID=""
 cleanup() {
   local rc=$?
-  if [ -n "$WRANGLER_PID" ] && kill -0 "$WRANGLER_PID" 2>/dev/null; then
-    # wrangler runs in a process group of its own (setsid): end it and its workerd children.
-    kill -TERM -- "-$WRANGLER_PID" 2>/dev/null || true
-    for _ in $(seq 1 20); do kill -0 "$WRANGLER_PID" 2>/dev/null || break; sleep 0.5; done
-    kill -KILL -- "-$WRANGLER_PID" 2>/dev/null || true
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    # The server runs in a process group of its own (setsid): end it and its workerd children.
+    kill -TERM -- "-$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 1 20); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.5; done
+    kill -KILL -- "-$SERVER_PID" 2>/dev/null || true
   fi
   exit "$rc"
 }
@@ -108,31 +110,29 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-echo "fuzz: starting wrangler dev on $BASE (log: fuzz/.run/wrangler.log)"
+echo "fuzz: starting the worker on $BASE (log: fuzz/.run/server.log)"
 (
   cd "$ROOT"
   export PATH="$ROOT/node_modules/.bin:$PATH" WRANGLER_SEND_METRICS=false
   # No fetch of the Request.cf object from Cloudflare: this run talks to 127.0.0.1 only.
   export CLOUDFLARE_CF_FETCH_ENABLED=false
-  # No banner, hence no version check against the npm registry.
-  export WRANGLER_HIDE_BANNER=true
-  # A hard ceiling on the server's life, whatever happens to this script. Logged at info, each
-  # request and any reload of the worker: twice under a loaded machine one request was answered
-  # 503 "Your worker restarted mid-request", and the log at warn could not say why.
-  exec setsid timeout $((TIMEOUT + 120)) wrangler dev -c "$RUN_DIR/wrangler.json" \
-    --ip 127.0.0.1 --port "$PORT" --persist-to "$RUN_DIR/state" \
-    --show-interactive-dev-session=false --log-level info
-) > "$RUN_DIR/wrangler.log" 2>&1 < /dev/null &
-WRANGLER_PID=$!
+  # Miniflare configured by wrangler's own reader from the config above, not `wrangler dev`: its
+  # ProxyWorker answered one DELETE of a CI run 503 "Your worker restarted mid-request", a race of
+  # two idle timers on its pooled connection to the worker (scripts/local-server.mjs says more).
+  # A hard ceiling on the server's life, whatever happens to this script.
+  exec setsid timeout $((TIMEOUT + 120)) node scripts/local-server.mjs \
+    --config "$RUN_DIR/wrangler.json" --port "$PORT"
+) > "$RUN_DIR/server.log" 2>&1 < /dev/null &
+SERVER_PID=$!
 
 ready=""
 for _ in $(seq 1 120); do
-  kill -0 "$WRANGLER_PID" 2>/dev/null || { cat "$RUN_DIR/wrangler.log" >&2; die "wrangler dev exited"; }
+  kill -0 "$SERVER_PID" 2>/dev/null || { cat "$RUN_DIR/server.log" >&2; die "the server exited"; }
   code="$(curl -s -o /dev/null -m 2 -w '%{http_code}' "$BASE/pins" || true)"
   if [ "$code" = 401 ]; then ready=1; break; fi
   sleep 0.5
 done
-[ -n "$ready" ] || { cat "$RUN_DIR/wrangler.log" >&2; die "the worker did not answer on $BASE within 60 s"; }
+[ -n "$ready" ] || { cat "$RUN_DIR/server.log" >&2; die "the worker did not answer on $BASE within 60 s"; }
 
 TOKEN="$(curl -s -m 10 -X POST -u dev:dev "$BASE/token" |
   "$FUZZ_DIR/.venv/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["token"])')" ||
@@ -181,8 +181,8 @@ if [ "$rc" = 0 ]; then
   echo "fuzz: no failures (seed $SEED, $MAX_EXAMPLES examples, $SECONDS s in all)"
 else
   echo "fuzz: failures (exit $rc_unit for examples/coverage/fuzzing, $rc_stateful for stateful; seed $SEED); reproductions in fuzz/report/" >&2
-  # What wrangler said besides the requests (a reload, an error), for a failure CI cannot rerun.
-  echo "fuzz: wrangler's log, requests left out:" >&2
-  grep -v -E '^\[wrangler:info\] (GET|POST|PUT|DELETE|PATCH|HEAD|OPTIONS|TRACE) ' "$RUN_DIR/wrangler.log" | tail -40 >&2 || true
+  # What the server and the worker printed (an error, a log line), for a failure CI cannot rerun.
+  echo "fuzz: the server's log:" >&2
+  tail -40 "$RUN_DIR/server.log" >&2 || true
 fi
 exit "$rc"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test: formatting and lints, the native unit and integration tests, then the built
 # worker end to end in workerd (Miniflare) with a local KV, the web console in Chromium against
-# `wrangler dev`, and schemathesis.
+# the repo's configuration (scripts/local-server.mjs; and `wrangler dev` itself), and schemathesis.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -14,9 +14,9 @@ cargo test -- --skip faults_ --skip parsers_
 cargo test --test faults --test r2_faults --test parsers_prop -- --nocapture
 bash scripts/build.sh
 node --test --test-concurrency=1 miniflare-tests/*.test.mjs
-# The web console: its size against the budget, then real Chromium against `wrangler dev`.
+# The web console: its size against the budget, then real Chromium against the worker.
 node scripts/console-size.mjs
 node --test console-tests/*.test.mjs
-# The spec as the judge: schemathesis drives the worker under `wrangler dev` from the OpenAPI
+# The spec as the judge: schemathesis drives the worker (scripts/local-server.mjs) from the OpenAPI
 # file, every check, fixed seed (fuzz/run.sh; `npm run fuzz` for a longer, random run).
 FUZZ_SEED="${FUZZ_SEED:-1}" FUZZ_MAX_EXAMPLES="${FUZZ_MAX_EXAMPLES:-50}" bash fuzz/run.sh
