@@ -45,7 +45,7 @@ before(async () => {
       PIN_BACKEND: "r2",
       GATEWAYS: "http://127.0.0.1:9",
       CAR_MAX_BYTES: String(CAP),
-      QUOTAS: JSON.stringify({ bob: 50_000 }),
+      QUOTAS: JSON.stringify({ bob: 50_000, dev: 100_000 }),
       R2_RETRY_SECONDS: "3600",
       UPSTREAM_REFRESH_SECONDS: "0",
     },
@@ -155,4 +155,28 @@ test("broken, root-less, oversized and over-quota uploads are refused and keep n
   assert.deepEqual(await objects(cid), []);
   const usage = await w.call("GET", "/usage", { as: "bob" });
   assert.deepEqual(usage.body, { pins: { queued: 0, pinning: 0, pinned: 0, failed: 0 }, bytes: 0, quota_bytes: 50_000 });
+});
+
+test("two uploads completing at once cannot together pass the quota", async () => {
+  // dev's quota is 100,000 bytes: each DAG fits alone, not both. Sent together, both pass the
+  // streaming check (neither is pinned yet); the byte claims at dev's USER_QUOTAS object let
+  // one through, and the other's pin fails with the reason (or, should the first have been
+  // pinned before the second began, the second is refused as it streams).
+  const cars = [1, 2].map((n) => {
+    writeFileSync(join(dir, `half-${n}.bin`), randomBytes(60_000));
+    return pack(join(dir, `half-${n}.bin`));
+  });
+  const [a, b] = await Promise.all(cars.map((c) => upload("dev", c.car)));
+  const answers = [a, b].map((r) => (r.status === 202 ? r.body.status : r.status));
+  assert.equal(answers.filter((s) => s === "pinned").length, 1, JSON.stringify([a.body, b.body]));
+  const refused = [a, b].find((r) => r.status !== 202 || r.body.status !== "pinned");
+  if (refused.status === 202) {
+    assert.equal(refused.body.status, "failed");
+    assert.match(refused.body.info.status_details, /over your quota/);
+  } else {
+    assert.equal(refused.status, 403, refused.text);
+  }
+  const usage = await w.call("GET", "/usage", { as: "dev" });
+  assert.ok(usage.body.bytes <= 100_000, JSON.stringify(usage.body));
+  assert.equal(usage.body.pins.pinned, 1);
 });

@@ -13,6 +13,7 @@ use edge_pinning::config::Config;
 use edge_pinning::domain::{status::Status, timestamp::Millis};
 use edge_pinning::http::HttpRequest;
 use edge_pinning::limits::Unlimited;
+use edge_pinning::quota::claims::Claims;
 use edge_pinning::upstream::gate::Gates;
 use edge_pinning::upstream::{sweep, Counted, Throttle, Upstreaming};
 use serde_json::{json, Value};
@@ -76,6 +77,7 @@ impl Sim {
             client: &self.up,
             throttle: &self.throttle,
             gates: &gates,
+            claims: &Claims::none(),
         };
         let req = HttpRequest {
             method: method.into(),
@@ -112,6 +114,7 @@ impl Sim {
             self.cron.clone(),
             &self.up,
             &self.gates(),
+            &Claims::none(),
             settings,
             now,
         ))

@@ -17,6 +17,7 @@ use crate::domain::timestamp::Millis;
 use crate::error::ApiError;
 use crate::http::Reply;
 use crate::limits::Blocked;
+use crate::quota::claims::Claims;
 use crate::r2::keeper::Keeper;
 use crate::upstream::gate::Gates;
 use crate::upstream::{client::PsaClient, sweep, Counted, Throttle, Upstreaming};
@@ -53,7 +54,7 @@ async fn fetch(raw: web_sys::Request, env: Env, _ctx: Context) -> Result<web_sys
         sign_ins: bound(&env, "SIGNIN_LIMITER")
             .and_then(|_| env.rate_limiter("SIGNIN_LIMITER").ok()),
         blocked: BLOCKED.with(|b| *b),
-        quotas: bound(&env, "USER_QUOTAS").and_then(|_| env.durable_object("USER_QUOTAS").ok()),
+        quotas: bound(&env, USERS_BINDING).and_then(|_| env.durable_object(USERS_BINDING).ok()),
     };
     // `worker::Request` reads `cf`, the method and the URL (parsed) up front: the API routes
     // read what they need from the raw request instead; the gateway keeps its glue.
@@ -79,10 +80,13 @@ async fn fetch(raw: web_sys::Request, env: Env, _ctx: Context) -> Result<web_sys
             // The gates serve only a real backend's releases: no lookup for the others.
             let transport = client.as_ref().and_then(|_| gate_transport(&env));
             let gates = gates_of(&transport);
+            let users = client.as_ref().and_then(|_| claim_transport(&env));
+            let claims = claims_of(&users);
             let up = client.as_ref().map(|client| Upstreaming {
                 client,
                 throttle: THROTTLE.with(|t| *t),
                 gates: &gates,
+                claims: &claims,
             });
             // One instantiation of the request path, whatever the backend (bundle size).
             crate::app::handle_with(http, store, &limiter, up.as_ref(), config, now).await
@@ -118,7 +122,9 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     };
     let client = Counted::new(provider(&env, settings, now));
     let transport = gate_transport(&env);
-    match sweep::run(store, &client, &gates_of(&transport), settings, now).await {
+    let users = claim_transport(&env);
+    let (gates, claims) = (gates_of(&transport), claims_of(&users));
+    match sweep::run(store, &client, &gates, &claims, settings, now).await {
         Ok(report) => console_log!("sweep: {report}"),
         // Every step is safe to stop after; the next run goes on.
         Err(e) => console_error!("sweep: storage error: {}", e.0),
@@ -197,6 +203,22 @@ fn gates_of(gates: &Option<gate::DoGates>) -> Gates<'_> {
     match gates {
         Some(g) => Gates::new(g),
         None => Gates::none(),
+    }
+}
+
+/// The users' objects (wrangler.toml), for byte claims. Without them a pin's bytes are checked
+/// against its user's stored usage alone (docs/storage.md, "Byte quotas").
+const USERS_BINDING: &str = "USER_QUOTAS";
+
+fn claim_transport(env: &Env) -> Option<quota::DoClaims> {
+    bound(env, USERS_BINDING)?;
+    env.durable_object(USERS_BINDING).ok().map(quota::DoClaims)
+}
+
+fn claims_of(users: &Option<quota::DoClaims>) -> Claims<'_> {
+    match users {
+        Some(u) => Claims::new(u),
+        None => Claims::none(),
     }
 }
 

@@ -19,6 +19,26 @@ pub struct Usage {
 }
 
 pub async fn usage<K: Kv>(kv: &K, user: &UserId) -> Result<Usage, KvError> {
+    pass(kv, user, None).await
+}
+
+/// `usage`, and the pins it counted pinned with their bytes, in the order KV lists their keys
+/// (lexicographic: by id) (for the byte claims:
+/// `quota::claims`; 40 bytes a pinned pin while the check runs).
+pub async fn usage_and_pinned<K: Kv>(
+    kv: &K,
+    user: &UserId,
+) -> Result<(Usage, Vec<(RequestId, u64)>), KvError> {
+    let mut pinned = Vec::new();
+    let usage = pass(kv, user, Some(&mut pinned)).await?;
+    Ok((usage, pinned))
+}
+
+async fn pass<K: Kv>(
+    kv: &K,
+    user: &UserId,
+    mut pinned: Option<&mut Vec<(RequestId, u64)>>,
+) -> Result<Usage, KvError> {
     let prefix = keys::pins_of(user);
     let mut out = Usage::default();
     let mut cursor = None;
@@ -42,7 +62,11 @@ pub async fn usage<K: Kv>(kv: &K, user: &UserId) -> Result<Usage, KvError> {
             let Some(record) = record else { continue };
             out.pins.add(record.status);
             if record.status == Status::Pinned {
-                out.bytes += dag_size(&record).unwrap_or(0);
+                let bytes = dag_size(&record).unwrap_or(0);
+                out.bytes += bytes;
+                if let Some(p) = pinned.as_deref_mut() {
+                    p.push((id, bytes));
+                }
             }
         }
         match page.cursor {

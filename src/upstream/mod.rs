@@ -167,4 +167,6 @@ pub struct Upstreaming<'a, U> {
     pub client: &'a U,
     pub throttle: &'a Throttle,
     pub gates: &'a gate::Gates<'a>,
+    /// The users' objects, for byte claims (`quota::claims`).
+    pub claims: &'a crate::quota::claims::Claims<'a>,
 }

@@ -13,6 +13,7 @@ use edge_pinning::config::Config;
 use edge_pinning::domain::timestamp::Millis;
 use edge_pinning::http::HttpRequest;
 use edge_pinning::limits::Unlimited;
+use edge_pinning::quota::claims::Claims;
 use edge_pinning::store::kv::{Kv, KvError, ListPage};
 use edge_pinning::upstream::gate::{GateCall, GateFuture, GateTransport, Gates};
 use edge_pinning::upstream::{
@@ -368,6 +369,7 @@ impl FaultWorld {
                 client: &self.up,
                 throttle: &self.throttle,
                 gates: &gates,
+                claims: &Claims::none(),
             };
             let reply = edge_pinning::app::handle_with(
                 req,
@@ -401,7 +403,15 @@ impl FaultWorld {
         let now = self.now();
         async move {
             let settings = self.config.upstream.as_ref().unwrap();
-            sweep::run(self.kv(), &self.up, &self.gates(), settings, now).await
+            sweep::run(
+                self.kv(),
+                &self.up,
+                &self.gates(),
+                &Claims::none(),
+                settings,
+                now,
+            )
+            .await
         }
     }
 

@@ -9,6 +9,7 @@ use edge_pinning::config::Config;
 use edge_pinning::domain::{status::Status, timestamp::Instant, timestamp::Millis};
 use edge_pinning::http::HttpRequest;
 use edge_pinning::limits::Unlimited;
+use edge_pinning::quota::claims::{Claims, MemoryClaims};
 use edge_pinning::store::kv::{Kv, KvError, ListPage};
 use edge_pinning::upstream::gate::{
     apply, GateCall, GateFuture, GateTransport, Gates, MemoryGateStore,
@@ -357,6 +358,9 @@ pub struct World {
     pub gate: MemoryGate,
     /// Whether requests and sweeps go through `gate` (the `CID_GATES` binding) or KV alone.
     pub gated: Cell<bool>,
+    /// The users' objects for byte claims, used unless `claiming` is off (no `USER_QUOTAS`).
+    pub users: MemoryClaims,
+    pub claiming: Cell<bool>,
 }
 
 /// CID gates in memory: the core's gate logic over a memory store per CID, on the test's clock.
@@ -448,6 +452,8 @@ impl World {
             throttle: Throttle::default(),
             gate: MemoryGate::new(clock.clone()),
             gated: Cell::new(false),
+            users: MemoryClaims::new(clock.clone()),
+            claiming: Cell::new(true),
             clock,
         }
     }
@@ -457,6 +463,14 @@ impl World {
             Gates::new(&self.gate)
         } else {
             Gates::none()
+        }
+    }
+
+    pub fn claims(&self) -> Claims<'_> {
+        if self.claiming.get() {
+            Claims::new(&self.users)
+        } else {
+            Claims::none()
         }
     }
 
@@ -487,11 +501,12 @@ impl World {
         };
         let now = self.now();
         async move {
-            let gates = self.gates();
+            let (gates, claims) = (self.gates(), self.claims());
             let up = Upstreaming {
                 client: &self.up,
                 throttle: &self.throttle,
                 gates: &gates,
+                claims: &claims,
             };
             let reply = edge_pinning::app::handle_with(
                 req,
@@ -537,7 +552,8 @@ impl World {
         let now = self.now();
         async move {
             let settings = self.config.upstream.as_ref().unwrap();
-            sweep::run(self.kv.clone(), &self.up, &self.gates(), settings, now)
+            let (gates, claims) = (self.gates(), self.claims());
+            sweep::run(self.kv.clone(), &self.up, &gates, &claims, settings, now)
                 .await
                 .unwrap()
         }

@@ -67,6 +67,14 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
         PinStore::new(self.kv, self.user)
     }
 
+    fn ledger(&self) -> bytes::Ledger<'a, K> {
+        bytes::Ledger {
+            kv: self.kv,
+            settings: self.settings,
+            claims: self.up.claims,
+        }
+    }
+
     /// `POST /pins`: holder first (from then on no sweep unpins the CID without seeing it or
     /// us seeing its mark), then the upstream if nothing is pinned there, then the pin object.
     pub async fn add(&self, id: &RequestId, pin: Pin, now: Millis) -> Result<Shown, AddError> {
@@ -83,7 +91,7 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
         let fresh = record_of(pin);
         let mut record = state.apply_to(&fresh);
         let user = self.user;
-        if let Some(why) = bytes::overdraws(self.kv, self.settings, user, &fresh, &state).await? {
+        if let Some(why) = bytes::overdraws(&self.ledger(), user, id, &fresh, &state).await? {
             record = bytes::refused(&fresh, why);
             self.let_go(cid.canonical(), id, now).await?;
         }

@@ -44,7 +44,7 @@ impl<K: Kv, U: Upstream> UpstreamPins<'_, K, U> {
         }
         let mut updated = state.apply_to(&record);
         let user = self.user;
-        let over = bytes::overdraws(self.kv, self.settings, user, &record, &state).await?;
+        let over = bytes::overdraws(&self.ledger(), user, id, &record, &state).await?;
         if let Some(why) = &over {
             updated = bytes::refused(&record, why.clone());
         }

@@ -87,8 +87,12 @@ impl<K: Kv, U: Upstream> Sweep<'_, K, U> {
                 }
                 if !state.shown_by(&record) {
                     let mut updated = state.apply_to(&record);
-                    let over =
-                        bytes::overdraws(self.kv, self.settings, &user, &record, &state).await?;
+                    let ledger = bytes::Ledger {
+                        kv: self.kv,
+                        settings: self.settings,
+                        claims: self.claims,
+                    };
+                    let over = bytes::overdraws(&ledger, &user, &id, &record, &state).await?;
                     if let Some(why) = &over {
                         updated = bytes::refused(&record, why.clone());
                     }

@@ -22,6 +22,7 @@ use super::holders::{CidKeys, Due};
 use super::{Counted, Upstream};
 use crate::config::UpstreamSettings;
 use crate::domain::timestamp::Millis;
+use crate::quota::claims::Claims;
 use crate::store::kv::{Counting, Kv, KvError};
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
@@ -81,6 +82,7 @@ pub async fn run<K: Kv, U: Upstream>(
     kv: K,
     up: &Counted<U>,
     gates: &Gates<'_>,
+    claims: &Claims<'_>,
     settings: &UpstreamSettings,
     now: Millis,
 ) -> Result<Report, KvError> {
@@ -89,7 +91,8 @@ pub async fn run<K: Kv, U: Upstream>(
         kv: &kv,
         up,
         gates,
-        calls_before: up.made() + gates.made(),
+        claims,
+        calls_before: up.made() + gates.made() + claims.made(),
         settings,
         now,
         looked: Cell::new(0),
@@ -112,6 +115,7 @@ struct Sweep<'a, K, U> {
     kv: &'a Counting<K>,
     up: &'a Counted<U>,
     gates: &'a Gates<'a>,
+    claims: &'a Claims<'a>,
     calls_before: u32,
     settings: &'a UpstreamSettings,
     now: Millis,
@@ -127,9 +131,9 @@ impl<'a, K: Kv, U: Upstream> Sweep<'a, K, U> {
         CidKeys::new(self.kv)
     }
 
-    /// Subrequests made: upstream calls and calls to the CIDs' gates.
+    /// Subrequests made: upstream calls, calls to the CIDs' gates and to users' objects.
     fn calls(&self) -> u32 {
-        self.up.made() + self.gates.made() - self.calls_before
+        self.up.made() + self.gates.made() + self.claims.made() - self.calls_before
     }
 
     fn kv_left(&self) -> u32 {

@@ -7,13 +7,19 @@
 //! or list consult it; reads by id never do.
 //!
 //! `apply` is the object's logic over a `QuotaStore`, plain and tested here; the edge's object
-//! is that store (src/edge/quota.rs).
+//! is that store (src/edge/quota.rs). The same object keeps its user's byte claims (`claims`).
+
+pub mod claims;
 
 use crate::domain::list_query::ListQuery;
 use crate::error::ApiError;
 use crate::http::{query, router::Route};
+use claims::{Claim, ClaimCall};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
 
 pub const DAY_MS: u64 = 86_400_000;
 
@@ -32,6 +38,15 @@ pub struct QuotaCall {
     pub kind: Daily,
     pub cost: u32,
     pub limit: u32,
+}
+
+/// What a user's object is asked: spend of a daily budget, or the byte claims' two steps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserCall {
+    Spend(QuotaCall),
+    Pending,
+    Claim(ClaimCall),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,6 +71,8 @@ pub struct DayCount {
 pub trait QuotaStore {
     async fn load(&self) -> Result<DayCount, String>;
     async fn save(&self, count: &DayCount) -> Result<(), String>;
+    async fn load_claims(&self) -> Result<Vec<Claim>, String>;
+    async fn save_claims(&self, claims: &[Claim]) -> Result<(), String>;
 }
 
 /// Applies one call at `now_ms`. The caller runs calls to one user one at a time (the Durable
@@ -122,32 +139,43 @@ pub fn spent(kind: Daily, limit: u32, now_ms: u64) -> ApiError {
 
 /// A quota object's store in memory: for tests, and the model of the Durable Object's.
 #[derive(Debug, Default)]
-pub struct MemoryQuotaStore(pub RefCell<DayCount>);
+pub struct MemoryQuotaStore {
+    pub count: RefCell<DayCount>,
+    pub claims: RefCell<Vec<Claim>>,
+}
 
 impl QuotaStore for MemoryQuotaStore {
     async fn load(&self) -> Result<DayCount, String> {
-        Ok(self.0.borrow().clone())
+        Ok(self.count.borrow().clone())
     }
     async fn save(&self, count: &DayCount) -> Result<(), String> {
-        *self.0.borrow_mut() = count.clone();
+        *self.count.borrow_mut() = count.clone();
         Ok(())
+    }
+    async fn load_claims(&self) -> Result<Vec<Claim>, String> {
+        Ok(self.claims.borrow().clone())
+    }
+    async fn save_claims(&self, claims: &[Claim]) -> Result<(), String> {
+        *self.claims.borrow_mut() = claims.to_vec();
+        Ok(())
+    }
+}
+
+/// The answer of a future over the memory store, which never waits.
+pub fn now_or_never<T>(f: impl Future<Output = T>) -> T {
+    match pin!(f).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(v) => v,
+        Poll::Pending => unreachable!("the memory store never waits"),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::future::Future;
-    use std::pin::pin;
-    use std::task::{Context, Poll, Waker};
 
     fn run(store: &MemoryQuotaStore, kind: Daily, cost: u32, limit: u32, now: u64) -> QuotaReply {
         let call = QuotaCall { kind, cost, limit };
-        let mut f = pin!(apply(store, &call, now));
-        match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-            Poll::Ready(r) => r.unwrap(),
-            Poll::Pending => panic!("the memory store never waits"),
-        }
+        now_or_never(apply(store, &call, now)).unwrap()
     }
 
     #[test]
@@ -158,7 +186,7 @@ mod tests {
             assert_eq!(run(&s, Daily::Writes, 1, 3, noon), QuotaReply::Granted);
         }
         assert_eq!(run(&s, Daily::Writes, 1, 3, noon), QuotaReply::Spent);
-        assert_eq!(s.0.borrow().writes, 3, "a refusal spends nothing");
+        assert_eq!(s.count.borrow().writes, 3, "a refusal spends nothing");
         assert_eq!(run(&s, Daily::Lists, 2, 3, noon), QuotaReply::Granted);
         assert_eq!(
             run(&s, Daily::Lists, 2, 3, noon),
@@ -170,7 +198,7 @@ mod tests {
         let tomorrow = 20_001 * DAY_MS;
         assert_eq!(run(&s, Daily::Writes, 1, 3, tomorrow), QuotaReply::Granted);
         assert_eq!(
-            *s.0.borrow(),
+            *s.count.borrow(),
             DayCount {
                 day: 20_001,
                 writes: 1,
