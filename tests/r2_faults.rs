@@ -121,6 +121,7 @@ impl World {
             blobs: &w.blobs,
             jobs: &jobs,
             now: Millis(1_000),
+            clock: || Millis(1_000),
         };
         let pin = UpstreamPin {
             cid: w.cid(),
@@ -170,6 +171,7 @@ impl World {
             blobs,
             jobs: &jobs,
             now: Millis(self.now.get()),
+            clock: || Millis(1_000),
         };
         run_until_crash(faults, keeper.get(&self.cid()))
     }
@@ -313,6 +315,7 @@ fn r2_faults_in_a_release() {
             blobs,
             jobs: &jobs,
             now: Millis(w.now.get()),
+            clock: || Millis(1_000),
         };
         run_until_crash(&faults, keeper.delete(&w.cid()))
     };

@@ -35,6 +35,7 @@ fn add(
         blobs,
         jobs: &jobs,
         now: Millis(1_000),
+        clock: || Millis(1_000),
     };
     let pin = UpstreamPin {
         cid: root.to_string(),
@@ -342,6 +343,7 @@ fn the_keeper_mirrors_re_adds_and_releases() {
         blobs: &blobs,
         jobs: &jobs,
         now: Millis(20_000),
+        clock: || Millis(1_000),
     };
     let root = dag.root.to_string();
     let pin = UpstreamPin {
@@ -399,6 +401,7 @@ fn a_kept_dag_whose_objects_are_gone_is_forgotten_and_fetched_again() {
         blobs: &blobs,
         jobs: &jobs,
         now: Millis(90_000),
+        clock: || Millis(1_000),
     };
     // The re-verification's read: not found (so the lifecycle adds it again), nothing left.
     assert!(matches!(block_on(keeper.get(&root)), Answer::Refused(r) if r.is_not_found()));

@@ -7,40 +7,10 @@ mod r2_support;
 use cid::Cid;
 use common::block_on;
 use edge_pinning::domain::status::Status;
-use edge_pinning::ipld::car::{write, CarItem, CarReader};
 use edge_pinning::r2::manifest::Manifest;
 use edge_pinning::r2::upload::{Upload, UploadError, Uploaded};
 use edge_pinning::r2::{layout, Blobs};
-use r2_support::{MemBlobs, MemBody};
-
-fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!(
-        "{}/tests/fixtures/ipld/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
-
-fn blocks(car: &[u8]) -> (Vec<Cid>, Vec<(Cid, Vec<u8>)>) {
-    let mut r = CarReader::new();
-    r.push(car);
-    let (mut roots, mut out) = (Vec::new(), Vec::new());
-    while let Some(item) = r.next().unwrap() {
-        match item {
-            CarItem::Header { roots: r } => roots = r,
-            CarItem::Block { cid, bytes, .. } => out.push((cid, bytes)),
-        }
-    }
-    (roots, out)
-}
-
-fn car_of(roots: &[Cid], blocks: &[(Cid, Vec<u8>)]) -> Vec<u8> {
-    let mut car = write::header(roots);
-    for (c, b) in blocks {
-        car.extend_from_slice(&write::block_section(c, b));
-    }
-    car
-}
+use r2_support::{blocks, car_of, fixture, MemBlobs, MemBody};
 
 fn upload(
     blobs: &MemBlobs,
@@ -51,6 +21,7 @@ fn upload(
 ) -> Result<Uploaded, UploadError> {
     let up = Upload {
         blobs,
+        clock: &|| 1_000,
         cap,
         room: None,
     };
@@ -139,6 +110,7 @@ fn refused_uploads_keep_nothing() {
     assert!(blobs.keys().is_empty());
     let up = Upload {
         blobs: &blobs,
+        clock: &|| 1,
         cap: 1 << 30,
         room: Some(10),
     };

@@ -185,6 +185,7 @@ fn provider(env: &Env, settings: &UpstreamSettings, now: Millis) -> Client {
                 blobs: r2::R2Blobs(bucket.ok()),
                 jobs: r2::QueueJobs(env.queue(r2::QUEUE).ok()),
                 now,
+                clock: self::now,
             })
         }
     }

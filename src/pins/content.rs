@@ -8,7 +8,7 @@ use crate::domain::{cid::Cid, origins::Origins, pin::Pin, timestamp::Millis};
 use crate::domain::{request_id::RequestId, upload::UploadQuery};
 use crate::error::ApiError;
 use crate::http::body::RequestBody;
-use crate::r2::upload::UploadError;
+use crate::r2::{layout, upload::UploadError};
 use crate::r2::{Chunks, R2Settings};
 use crate::store::{keys, kv::Kv, usage};
 use crate::upstream::{Accept, Upstream};
@@ -115,6 +115,13 @@ fn refused(e: UploadError) -> ApiError {
             "car: this upload is larger than the {room} bytes left in your quota"
         )),
         UploadError::NotKept => ApiError::NotFound("this service keeps no content".into()),
+        UploadError::TooSlow => {
+            let minutes = (layout::UPLOAD_MS - layout::UPLOAD_COMMIT_MARGIN_MS) / 60_000;
+            ApiError::bad(
+                "car",
+                format!("the body took longer than {minutes} minutes to arrive; send the DAG in parts with ?root="),
+            )
+        }
         UploadError::Storage(e) => ApiError::Internal(format!("storage error: {}", e.0)),
     }
 }

@@ -17,7 +17,10 @@ pub const STALLED_MS: u64 = 5 * 60 * 1000;
 pub struct Keeper<B, J> {
     pub blobs: B,
     pub jobs: J,
+    /// The request's (or the sweep's) time.
     pub now: Millis,
+    /// The time now, as it goes on (an upload checks its deadline when it commits).
+    pub clock: fn() -> Millis,
 }
 
 impl<B: Blobs, J: Jobs> Keeper<B, J> {
@@ -46,7 +49,11 @@ impl<B: Blobs, J: Jobs> Keeper<B, J> {
         let r2 = |e: super::BlobError| format!("R2: {}", e.0);
         let prefix = layout::dag_prefix(cid);
         let indexes = layout::indexes(cid);
-        let stale = |k: &str| k.starts_with(&indexes) && m.index.as_deref() != Some(k);
+        let stale = |k: &str| {
+            k.starts_with(&indexes)
+                && m.index.as_deref() != Some(k)
+                && !layout::upload_in_flight(k, self.now.0)
+        };
         let left = super::prune(&self.blobs, &prefix, stale)
             .await
             .map_err(r2)?;
@@ -163,7 +170,10 @@ impl<B: Blobs, J: Jobs> Upstream for Keeper<B, J> {
         if let Err(e) = self.blobs.delete(vec![layout::manifest(requestid)]).await {
             return r2(e);
         }
-        match super::prune(&self.blobs, &layout::dag_prefix(requestid), |_| true).await {
+        // An upload still in time keeps its objects: it will name them in a new manifest (and
+        // its pin holds the CID again); past its deadline a later release takes them.
+        let doomed = |k: &str| !layout::upload_in_flight(k, self.now.0);
+        match super::prune(&self.blobs, &layout::dag_prefix(requestid), doomed).await {
             Ok(_) => Answer::Ok(()),
             Err(e) => r2(e),
         }
@@ -172,13 +182,14 @@ impl<B: Blobs, J: Jobs> Upstream for Keeper<B, J> {
     /// Keeps an uploaded CAR's blocks in the DAG of its root; a DAG still missing blocks gets
     /// a fetch step for the rest.
     async fn accept<C: Chunks>(&self, body: &mut C, ask: &Accept) -> Result<Uploaded, UploadError> {
+        let clock = || (self.clock)().0;
         let up = Upload {
             blobs: &self.blobs,
+            clock: &clock,
             cap: ask.cap,
             room: ask.room,
         };
-        let tag = layout::tag(self.now.0);
-        let done = up.run(body, ask.root, self.now.0, &tag).await?;
+        let done = up.run(body, ask.root, self.now.0, &layout::nonce()).await?;
         if done.missing > 0 {
             let _ = self.jobs.start(&done.root.to_string(), 0).await;
         }

@@ -63,7 +63,7 @@ impl<B: Blobs, W: Web> Stepper<'_, B, W> {
         let Some(etag) = self.blobs.put_if(&key, m.to_bytes(), &blob.etag).await? else {
             return Ok(Outcome::Busy);
         };
-        self.collect(cid, &m).await?;
+        self.collect(cid, &m, now).await?;
         let index = index::in_force(self.blobs, &m).await?;
         if index.is_none() {
             m.segments.clear();
@@ -98,14 +98,19 @@ impl<B: Blobs, W: Web> Stepper<'_, B, W> {
     }
 
     /// Deletes the DAG's objects that the manifest does not name: leftovers of a step that
-    /// stopped before its commit (its segment and index) or after it (the index it replaced).
-    /// With the claim held no other step may commit, and one still writing (a release and
-    /// re-add meanwhile) loses its commit and deletes its own objects anyway. One list a step.
-    async fn collect(&self, cid: &str, m: &Manifest) -> Result<(), BlobError> {
+    /// stopped before its commit (its segment and index) or after it (the index it replaced),
+    /// or of an upload past its deadline. With the claim held no other step may commit, and
+    /// one still writing (a release and re-add meanwhile) loses its commit and deletes its own
+    /// objects anyway; an upload still in time may yet commit its objects: they are spared.
+    /// One list a step.
+    async fn collect(&self, cid: &str, m: &Manifest, now: u64) -> Result<(), BlobError> {
         let prefix = layout::dag_prefix(cid);
         let manifest = layout::manifest(cid);
         let named = |k: &str| {
-            k == manifest || m.index.as_deref() == Some(k) || m.segments.iter().any(|s| s == k)
+            k == manifest
+                || m.index.as_deref() == Some(k)
+                || m.segments.iter().any(|s| s == k)
+                || layout::upload_in_flight(k, now)
         };
         super::prune(self.blobs, &prefix, |k| !named(k)).await?;
         Ok(())

@@ -5,6 +5,9 @@
 //! into the index in force by a conditional write of the manifest, like a fetch step's commit.
 //! A DAG whose blocks are all there is `pinned`; one still missing blocks is `pinning` and the
 //! fetch steps get the rest (from gateways, or from later uploads with `?root=`).
+//! An upload's objects are named as such, with the time it began (`layout::upload_object`):
+//! a fetch step's cleanup, a read's and a release spare them for `UPLOAD_MS`, and the upload
+//! commits nothing after its deadline, so no cleanup deletes what a commit is about to name.
 
 use super::index::{self, Entry};
 use super::manifest::Manifest;
@@ -28,6 +31,8 @@ pub enum UploadError {
     TooLarge(u64),
     /// The backend keeps no content (not `r2`): 404.
     NotKept,
+    /// The body took too long to arrive (past the deadline before `UPLOAD_MS` runs out): 400.
+    TooSlow,
     /// Over the user's quota: 403. `room`: the bytes the quota had left for it.
     OverQuota {
         room: u64,
@@ -53,6 +58,8 @@ pub struct Uploaded {
 
 pub struct Upload<'a, B> {
     pub blobs: &'a B,
+    /// The time now (ms): the commit checks its deadline against it.
+    pub clock: &'a dyn Fn() -> u64,
     /// Body bytes accepted (`CAR_MAX_BYTES`).
     pub cap: u64,
     /// Bytes the user may still add, when a quota applies.
@@ -60,24 +67,31 @@ pub struct Upload<'a, B> {
 }
 
 struct Written {
+    /// When the upload began, and its nonce: in its objects' names.
+    started: u64,
+    nonce: String,
     keys: Vec<String>,
     entries: Vec<(Cid, u32, u64, u32, Vec<Cid>)>,
 }
 
 impl<B: Blobs> Upload<'_, B> {
+    /// Receives the body and commits it. `started`: when the upload began (the request's
+    /// time); `nonce`: unique to this upload.
     pub async fn run<C: Chunks>(
         &self,
         body: &mut C,
         root: Option<Cid>,
-        now: u64,
-        tag: &str,
+        started: u64,
+        nonce: &str,
     ) -> Result<Uploaded, UploadError> {
         let mut written = Written {
+            started,
+            nonce: nonce.to_owned(),
             keys: Vec::new(),
             entries: Vec::new(),
         };
-        match self.receive(body, root, tag, &mut written).await {
-            Ok(root) => match self.merge(root, &written, now).await {
+        match self.receive(body, root, &mut written).await {
+            Ok(root) => match self.merge(root, &written, started).await {
                 Ok(done) => Ok(done),
                 Err(e) => {
                     self.blobs.delete(written.keys).await?;
@@ -96,7 +110,6 @@ impl<B: Blobs> Upload<'_, B> {
         &self,
         body: &mut C,
         root: Option<Cid>,
-        tag: &str,
         out: &mut Written,
     ) -> Result<Cid, UploadError> {
         let mut reader = CarReader::new();
@@ -133,7 +146,7 @@ impl<B: Blobs> Upload<'_, B> {
                         out.entries
                             .push((cid, n, offset, bytes.len() as u32, links));
                         if segment.len() >= SEGMENT_BYTES {
-                            self.flush(root, tag, &mut segment, out).await?;
+                            self.flush(root, &mut segment, out).await?;
                         }
                     }
                 }
@@ -168,14 +181,13 @@ impl<B: Blobs> Upload<'_, B> {
                 "the body is empty, not a CAR".into(),
             ));
         }
-        self.flush(root, tag, &mut segment, out).await?;
+        self.flush(root, &mut segment, out).await?;
         root.ok_or_else(|| UploadError::Malformed("the CAR names no root".into()))
     }
 
     async fn flush(
         &self,
         root: Option<Cid>,
-        tag: &str,
         segment: &mut Vec<u8>,
         out: &mut Written,
     ) -> Result<(), UploadError> {
@@ -183,7 +195,8 @@ impl<B: Blobs> Upload<'_, B> {
             return Ok(());
         }
         let root = root.expect("blocks follow the header").to_string();
-        let key = layout::segment(&root, &format!("{tag}-{}", out.keys.len()));
+        let name = layout::upload_object(out.started, &out.nonce, &out.keys.len().to_string());
+        let key = layout::segment(&root, &name);
         self.blobs.put(&key, std::mem::take(segment)).await?;
         out.keys.push(key);
         Ok(())
@@ -222,7 +235,8 @@ impl<B: Blobs> Upload<'_, B> {
                 }
             }
             let missing = index.missing(&root, inline_links).len() as u64;
-            let idx_key = layout::index(&cid, &format!("u{now:013}-{attempt}-{}", w.keys.len()));
+            let name = layout::upload_object(w.started, &w.nonce, &format!("i{attempt}"));
+            let idx_key = layout::index(&cid, &name);
             self.blobs.put(&idx_key, index.to_bytes()).await?;
             let previous = m.index.replace(idx_key.clone());
             m.segments.extend(w.keys.iter().cloned());
@@ -235,6 +249,12 @@ impl<B: Blobs> Upload<'_, B> {
             } else if m.status != Status::Pinned {
                 // Missing blocks are fetched; a failed DAG tries again.
                 (m.status, m.details, m.tries, m.next_try) = (Status::Pinning, None, 0, 0);
+            }
+            // Past its deadline the cleanups may delete this upload's objects: commit nothing.
+            let deadline = w.started + layout::UPLOAD_MS - layout::UPLOAD_COMMIT_MARGIN_MS;
+            if (self.clock)() >= deadline {
+                self.blobs.delete(vec![idx_key]).await?;
+                return Err(UploadError::TooSlow);
             }
             let committed = match etag {
                 Some(etag) => self

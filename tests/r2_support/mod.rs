@@ -3,7 +3,7 @@
 
 use cid::multihash::Multihash;
 use cid::Cid;
-use edge_pinning::ipld::car::write;
+use edge_pinning::ipld::car::{write, CarItem, CarReader};
 use edge_pinning::r2::{Blob, BlobError, Blobs, Chunks, Jobs, R2Settings, Web, WebAnswer};
 use sha2::{Digest, Sha256};
 use std::cell::{Cell, RefCell};
@@ -341,4 +341,34 @@ pub fn settings(gateways: Vec<String>) -> R2Settings {
         quota: Default::default(),
         upload_bytes: 1 << 30,
     }
+}
+
+/// A fixture of tests/fixtures/ipld (CARs made by ipfs-car).
+pub fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/fixtures/ipld/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+pub fn blocks(car: &[u8]) -> (Vec<Cid>, Vec<(Cid, Vec<u8>)>) {
+    let mut r = CarReader::new();
+    r.push(car);
+    let (mut roots, mut out) = (Vec::new(), Vec::new());
+    while let Some(item) = r.next().unwrap() {
+        match item {
+            CarItem::Header { roots: r } => roots = r,
+            CarItem::Block { cid, bytes, .. } => out.push((cid, bytes)),
+        }
+    }
+    (roots, out)
+}
+
+pub fn car_of(roots: &[Cid], blocks: &[(Cid, Vec<u8>)]) -> Vec<u8> {
+    let mut car = write::header(roots);
+    for (c, b) in blocks {
+        car.extend_from_slice(&write::block_section(c, b));
+    }
+    car
 }
