@@ -1,7 +1,8 @@
 //! An upload in flight against the cleanups that delete a DAG's objects no manifest names: a
 //! fetch step's, a read's (stale indexes) and a release. Each runs at the worst moment, right
 //! after the upload wrote an object and before its commit names it; the commit must then name
-//! only objects that are there. And an upload past its deadline commits nothing.
+//! only objects that are there. An upload past its deadline commits nothing, and what one cut
+//! off midway left is deleted by the hourly collect once its time is up.
 
 mod common;
 mod r2_support;
@@ -9,12 +10,12 @@ mod r2_support;
 use cid::Cid;
 use common::block_on;
 use edge_pinning::domain::{status::Status, timestamp::Millis};
-use edge_pinning::r2::keeper::Keeper;
+use edge_pinning::r2::keeper::{Keeper, COLLECT_DAGS};
 use edge_pinning::r2::manifest::Manifest;
 use edge_pinning::r2::step::Stepper;
 use edge_pinning::r2::upload::{Upload, UploadError, Uploaded};
 use edge_pinning::r2::{layout, Blob, BlobError, Blobs};
-use edge_pinning::upstream::Upstream;
+use edge_pinning::upstream::{Answer, Upstream};
 use r2_support::*;
 use std::cell::RefCell;
 
@@ -202,4 +203,60 @@ fn an_upload_past_its_deadline_commits_nothing_and_keeps_nothing() {
         "dag/x/s/0000000001000-ab",
         STARTED
     ));
+}
+
+/// What an upload cut off midway leaves: a segment under its DAG's prefix, named by nothing.
+fn cut_off(blobs: &MemBlobs, root: &str, nonce: &str) -> String {
+    let key = layout::segment(root, &layout::upload_object(STARTED, nonce, "0"));
+    block_on(blobs.put(&key, vec![0; 8])).unwrap();
+    key
+}
+
+/// Collect passes over the whole bucket (following the cursor), at `now`: objects deleted.
+fn collect_all(blobs: &MemBlobs, now: u64) -> u32 {
+    let (mut cursor, mut deleted) = (None, 0);
+    for _ in 0..1000 {
+        match block_on(keeper(blobs, now).collect(cursor)) {
+            Answer::Ok((d, next)) => (deleted, cursor) = (deleted + d, next),
+            other => panic!("{other:?}"),
+        }
+        if cursor.is_none() {
+            return deleted;
+        }
+    }
+    panic!("the passes never reached the end of the bucket")
+}
+
+#[test]
+fn the_hourly_collect_deletes_what_cut_off_uploads_left_once_their_time_is_up() {
+    let blobs = MemBlobs::default();
+    let (root, _) = half_uploaded(&blobs);
+    let kept = blobs.keys(); // the committed upload's objects (named) and the manifest
+    let beside = cut_off(&blobs, &root.to_string(), "beside"); // a DAG that has a manifest
+    let alone = cut_off(&blobs, "bafkqaaa", "alone"); // nobody ever pinned this root
+                                                      // Within the hour the upload may still commit: nothing is touched.
+    assert_eq!(collect_all(&blobs, STARTED + layout::UPLOAD_MS - 1), 0);
+    assert!(blobs.keys().contains(&beside) && blobs.keys().contains(&alone));
+    assert_eq!(collect_all(&blobs, STARTED + layout::UPLOAD_MS), 2);
+    assert_eq!(blobs.keys(), kept, "named objects stay, the leftovers go");
+    whole(&blobs, &root);
+}
+
+#[test]
+fn a_collect_pass_takes_a_bounded_number_of_dags_and_lists_the_page_again() {
+    let blobs = MemBlobs::default();
+    blobs.page.set(Some(1000));
+    for i in 0..COLLECT_DAGS + 2 {
+        cut_off(&blobs, &format!("bafk{i:03}"), "x");
+    }
+    let late = STARTED + layout::UPLOAD_MS;
+    let first = block_on(keeper(&blobs, late).collect(None));
+    assert!(
+        matches!(first, Answer::Ok((d, None)) if d as usize == COLLECT_DAGS),
+        "{first:?}"
+    );
+    assert_eq!(blobs.keys().len(), 2);
+    let second = block_on(keeper(&blobs, late).collect(None));
+    assert!(matches!(second, Answer::Ok((2, None))), "{second:?}");
+    assert!(blobs.keys().is_empty());
 }

@@ -109,4 +109,10 @@ impl<P: Upstream, K: Upstream> Upstream for Provider<P, K> {
             Provider::Kept(k) => k.accept(body, ask).await,
         }
     }
+    async fn collect(&self, cursor: Option<String>) -> Answer<(u32, Option<String>)> {
+        match self {
+            Provider::Psa(p) => p.collect(cursor).await,
+            Provider::Kept(k) => k.collect(cursor).await,
+        }
+    }
 }

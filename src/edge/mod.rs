@@ -107,8 +107,10 @@ async fn fetch(raw: web_sys::Request, env: Env, _ctx: Context) -> Result<web_sys
 /// The Cron Trigger (`[triggers] crons` in wrangler.toml): one sweep of the upstream work queue.
 /// Does nothing unless `PIN_BACKEND` is `upstream`.
 #[event(scheduled)]
-async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-    let now = now();
+async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    // The run's scheduled minute (at or just before the clock): the hourly passes (`verify`,
+    // `collect`) run in an hour's first minute, which a late start would otherwise miss.
+    let now = Millis(event.schedule() as u64);
     let config = settings(&env);
     let config = match config.as_ref() {
         Ok(config) => config,

@@ -9,6 +9,10 @@ use super::Chunks;
 use super::{layout, sources, Blobs, Jobs};
 use crate::domain::{status::Status, timestamp::Millis};
 use crate::upstream::{Accept, Answer, Refusal, Upstream, UpstreamPin, UpstreamStatus};
+use std::collections::BTreeMap;
+
+/// DAGs a collect pass deletes leftovers of at most (a get and a delete each).
+pub const COLLECT_DAGS: usize = 10;
 
 /// A job whose manifest has not changed for this long while not final lost its step (a
 /// message dropped, a step stopped): a read of it starts another.
@@ -194,6 +198,45 @@ impl<B: Blobs, J: Jobs> Upstream for Keeper<B, J> {
             let _ = self.jobs.start(&done.root.to_string(), 0).await;
         }
         Ok(done)
+    }
+
+    /// An upload cut off midway leaves segments that no commit will name once its time is up;
+    /// when its DAG has no step or release to come (nobody pinned the root), nothing else
+    /// deletes them. Over one page of the bucket: every upload object past its time that its
+    /// DAG's manifest does not name (1 list, a get per DAG with such objects, a delete each).
+    async fn collect(&self, cursor: Option<String>) -> Answer<(u32, Option<String>)> {
+        let r2 = |e: super::BlobError| Answer::Unavailable(format!("R2: {}", e.0));
+        let (keys, next) = match self.blobs.list(layout::DAGS, cursor.clone()).await {
+            Ok(page) => page,
+            Err(e) => return r2(e),
+        };
+        let mut deleted = 0;
+        let mut by_dag: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for key in keys.iter().filter(|k| layout::upload_left(k, self.now.0)) {
+            let cid = key[layout::DAGS.len()..].split('/').next().unwrap_or("");
+            by_dag.entry(cid).or_default().push(key.clone());
+        }
+        // A page with more such DAGs is listed again at the next pass, which finds fewer.
+        let next = if by_dag.len() > COLLECT_DAGS {
+            cursor
+        } else {
+            next
+        };
+        for (cid, keys) in by_dag.into_iter().take(COLLECT_DAGS) {
+            let named = match self.manifest(cid).await {
+                Ok(m) => m.map(|m| m.segments.into_iter().chain(m.index).collect()),
+                Err(e) => return Answer::Unavailable(e),
+            };
+            let named: Vec<String> = named.unwrap_or_default();
+            let doomed: Vec<String> = keys.into_iter().filter(|k| !named.contains(k)).collect();
+            deleted += doomed.len() as u32;
+            if !doomed.is_empty() {
+                if let Err(e) = self.blobs.delete(doomed).await {
+                    return r2(e);
+                }
+            }
+        }
+        Answer::Ok((deleted, next))
     }
 
     async fn list_by_cid(&self, cid: &str, _before: Millis) -> Answer<Vec<UpstreamStatus>> {

@@ -29,15 +29,28 @@ pub fn upload_object(started: u64, nonce: &str, which: &str) -> String {
     format!("u{started:013}-{nonce}-{which}")
 }
 
+/// When the upload that wrote `key` began, if an upload did.
+fn upload_started(key: &str) -> Option<u64> {
+    let name = key.rsplit('/').next().unwrap_or("");
+    let time = name.strip_prefix('u')?.get(..13)?;
+    time.bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| time.parse().ok())?
+}
+
 /// Whether `key` is an upload's object that the upload may still name at `now`.
 pub fn upload_in_flight(key: &str, now: u64) -> bool {
-    let name = key.rsplit('/').next().unwrap_or("");
-    let started = name
-        .strip_prefix('u')
-        .and_then(|t| t.get(..13))
-        .and_then(|t| t.parse::<u64>().ok());
-    started.is_some_and(|t| now < t.saturating_add(UPLOAD_MS))
+    upload_started(key).is_some_and(|t| now < t.saturating_add(UPLOAD_MS))
 }
+
+/// Whether `key` is an upload's object that the upload can no longer name at `now`: unless
+/// it did, a leftover.
+pub fn upload_left(key: &str, now: u64) -> bool {
+    upload_started(key).is_some_and(|t| now >= t.saturating_add(UPLOAD_MS))
+}
+
+/// Every DAG's objects.
+pub const DAGS: &str = "dag/";
 
 /// The DAG's manifest: its job, its result, and which segments and index are in force.
 pub fn manifest(cid: &str) -> String {

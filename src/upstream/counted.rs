@@ -69,4 +69,7 @@ impl<U: Upstream> Upstream for Counted<U> {
     async fn accept<C: Chunks>(&self, body: &mut C, ask: &Accept) -> Result<Uploaded, UploadError> {
         self.inner.accept(body, ask).await
     }
+    async fn collect(&self, cursor: Option<String>) -> Answer<(u32, Option<String>)> {
+        self.note(self.inner.collect(cursor).await)
+    }
 }

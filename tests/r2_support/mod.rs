@@ -93,6 +93,8 @@ pub struct MemBlobs {
     version: Cell<u64>,
     /// Called before each write: a test can change the bucket under a step (a release).
     pub before_put: RefCell<Option<PutHook>>,
+    /// Keys a list returns at most (default 2, so that paging is exercised; R2's is 1000).
+    pub page: Cell<Option<usize>>,
 }
 
 impl MemBlobs {
@@ -167,10 +169,10 @@ impl Blobs for MemBlobs {
         let keys: Vec<String> = o
             .keys()
             .filter(|k| k.starts_with(prefix) && **k > after)
-            .take(2)
+            .take(self.page.get().unwrap_or(2))
             .cloned()
             .collect();
-        let more = keys.len() == 2;
+        let more = keys.len() == self.page.get().unwrap_or(2);
         let next = if more { keys.last().cloned() } else { None };
         Ok((keys, next))
     }

@@ -10,6 +10,7 @@
 //! period apart (`release`). Entries not yet due are skipped without any KV read: their
 //! metadata says when they are due.
 
+mod collect;
 mod held;
 mod release;
 mod turns;
@@ -46,6 +47,8 @@ pub struct Report {
     pub released: u32,
     /// Pinned CIDs queued for re-verification (drift repair, `verify`).
     pub verifying: u32,
+    /// Objects left by cut-off uploads, deleted (`collect`).
+    pub collected: u32,
     /// Why the run stopped before the end of the queue, if it did.
     pub stopped: Option<&'static str>,
 }
@@ -54,12 +57,14 @@ impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "looked at {} CIDs, {} upstream calls, {} KV operations, {} released, {} to verify; {}",
+            "looked at {} CIDs, {} upstream calls, {} KV operations, {} released, {} to verify, \
+             {} upload leftovers deleted; {}",
             self.looked,
             self.calls,
             self.kv_ops,
             self.released,
             self.verifying,
+            self.collected,
             self.stopped.unwrap_or("reached the end of the queue")
         )
     }
@@ -101,8 +106,10 @@ pub async fn run<K: Kv, U: Upstream>(
     };
     let stopped = sweep.pass().await?;
     let verifying = sweep.verify().await?;
+    let collected = sweep.collect().await?;
     Ok(Report {
         verifying,
+        collected,
         looked: sweep.looked.get(),
         calls: sweep.calls(),
         kv_ops: kv.total(),
