@@ -159,3 +159,34 @@ fn with_a_clock_a_write_soon_after_a_scan_is_a_change_not_a_rescan() {
     // Without a clock the same write would fall inside the assumed 60 s scan span.
     assert_eq!(count(&c.kv, &alice, "status=pinned&limit=1", c.now), 22);
 }
+
+#[test]
+fn a_write_late_in_a_long_run_is_stamped_when_it_is_made() {
+    // A sweep's run began at T and rewrites a pin two minutes later: its change marker must
+    // say T + 120 s, or a scan's totals would take the write for one KV already shows.
+    let t = 1_700_000_000_000u64;
+    let mut probe = Probe::new(MemoryKv::new(1000));
+    probe.now = Some(Cell::new(t + 120_000));
+    let alice = UserId::parse("alice").unwrap();
+    let store = PinStore::new(&probe, &alice);
+    let id = RequestId::new(Millis(t), 7);
+    let record = edge_pinning::store::record::PinRecord::from_json(
+        &json!({"c": cid(1), "s": "queued"}).to_string(),
+    )
+    .unwrap();
+    let parsed = Cid::parse(&cid(1)).unwrap();
+    block_on(store.put(&id, &parsed, &record, None, Millis(t))).unwrap();
+    let prefix = "p/alice/!m";
+    let page = block_on(probe.list(prefix, None, 10)).unwrap();
+    let stamps: Vec<u64> = page
+        .keys
+        .iter()
+        .map(|k| {
+            RequestId::parse(&k.name[prefix.len()..])
+                .unwrap()
+                .created()
+                .0
+        })
+        .collect();
+    assert_eq!(stamps, [t + 120_000]);
+}

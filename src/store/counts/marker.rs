@@ -44,7 +44,9 @@ pub fn stamp(now: Millis) -> Result<RequestId, KvError> {
 }
 
 /// Puts a change marker for `pin`, whose status is `before` (none: a new pin); called before
-/// every write to the user's pinset.
+/// every write to the user's pinset. Stamped by the runtime's clock where it has one: `now` is
+/// when the request (or the cron's run) began, and a sweep's write may come minutes later,
+/// past the bound (`CLOCK_SKEW_MS`) that the totals' cutoff allows a stamp.
 pub async fn mark_change<K: Kv>(
     kv: &K,
     user: &UserId,
@@ -60,7 +62,8 @@ pub async fn mark_change<K: Kv>(
     if let Some(e) = entries {
         e.write(&mut meta);
     }
-    kv.put(&key(user, &stamp(now)?), "", &meta, None).await
+    let at = kv.clock().unwrap_or(now);
+    kv.put(&key(user, &stamp(at)?), "", &meta, None).await
 }
 
 /// A marker's key.
