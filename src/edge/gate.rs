@@ -6,12 +6,13 @@
 //! call in the middle: calls to one CID are applied one at a time, in one place, whichever
 //! Cloudflare location they come from.
 
+use super::objects::{self, error_text as text};
 use crate::upstream::gate::{
     self, GateCall, GateFuture, GateReply, GateStore, GateTransport, LeaseRecord,
 };
 use worker::{
-    durable_object, DurableObject, Env, ListOptions, Method, ObjectNamespace, Request, RequestInit,
-    Response, Result, State, Storage,
+    durable_object, DurableObject, Env, ListOptions, ObjectNamespace, Request, Response, Result,
+    State, Storage,
 };
 
 const RECORD_KEY: &str = "l";
@@ -41,10 +42,6 @@ impl DurableObject for CidGate {
 }
 
 struct ObjectStore(Storage);
-
-fn text(e: worker::Error) -> String {
-    e.to_string()
-}
 
 impl GateStore for ObjectStore {
     async fn record(&self) -> std::result::Result<LeaseRecord, String> {
@@ -86,20 +83,9 @@ pub struct DoGates(pub ObjectNamespace);
 impl GateTransport for DoGates {
     fn call<'a>(&'a self, cid: &'a str, call: GateCall) -> GateFuture<'a> {
         Box::pin(async move {
-            let stub = self.0.get_by_name(cid).map_err(text)?;
-            let mut init = RequestInit::new();
-            init.with_method(Method::Post).with_body(Some(
-                serde_json::to_string(&call)
-                    .map_err(|e| e.to_string())?
-                    .into(),
-            ));
-            let req = Request::new_with_init("https://gate/", &init).map_err(text)?;
-            let mut res = stub.fetch_with_request(req).await.map_err(text)?;
-            if res.status_code() != 200 {
-                let body = res.text().await.unwrap_or_default();
-                return Err(format!("answered {}: {body}", res.status_code()));
-            }
-            res.json::<GateReply>().await.map_err(text)
+            let body = serde_json::to_string(&call).map_err(|e| e.to_string())?;
+            let answer = objects::call(&self.0, cid, "https://gate/", body).await?;
+            serde_json::from_str::<GateReply>(&answer).map_err(|e| e.to_string())
         })
     }
 }

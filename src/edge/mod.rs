@@ -6,6 +6,7 @@ mod gateway;
 mod http;
 mod kv;
 mod limiter;
+mod objects;
 mod quota;
 mod r2;
 mod settings;
@@ -54,7 +55,7 @@ async fn fetch(raw: web_sys::Request, env: Env, _ctx: Context) -> Result<web_sys
         sign_ins: bound(&env, "SIGNIN_LIMITER")
             .and_then(|_| env.rate_limiter("SIGNIN_LIMITER").ok()),
         blocked: BLOCKED.with(|b| *b),
-        quotas: bound(&env, USERS_BINDING).and_then(|_| env.durable_object(USERS_BINDING).ok()),
+        quotas: objects::namespace(&env, USERS_BINDING),
     };
     // `worker::Request` reads `cf`, the method and the URL (parsed) up front: the API routes
     // read what they need from the raw request instead; the gateway keeps its glue.
@@ -80,7 +81,11 @@ async fn fetch(raw: web_sys::Request, env: Env, _ctx: Context) -> Result<web_sys
             // The gates serve only a real backend's releases: no lookup for the others.
             let transport = client.as_ref().and_then(|_| gate_transport(&env));
             let gates = gates_of(&transport);
-            let users = client.as_ref().and_then(|_| claim_transport(&env));
+            // The users' objects' namespace, looked up once for the budgets above.
+            let users = client
+                .as_ref()
+                .and(limiter.quotas.clone())
+                .map(quota::DoClaims);
             let claims = claims_of(&users);
             let up = client.as_ref().map(|client| Upstreaming {
                 client,
@@ -124,7 +129,7 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     };
     let client = Counted::new(provider(&env, settings, now));
     let transport = gate_transport(&env);
-    let users = claim_transport(&env);
+    let users = objects::namespace(&env, USERS_BINDING).map(quota::DoClaims);
     let (gates, claims) = (gates_of(&transport), claims_of(&users));
     match sweep::run(store, &client, &gates, &claims, settings, now).await {
         Ok(report) => console_log!("sweep: {report}"),
@@ -198,8 +203,7 @@ fn provider(env: &Env, settings: &UpstreamSettings, now: Millis) -> Client {
 const GATES_BINDING: &str = "CID_GATES";
 
 fn gate_transport(env: &Env) -> Option<gate::DoGates> {
-    bound(env, GATES_BINDING)?;
-    env.durable_object(GATES_BINDING).ok().map(gate::DoGates)
+    objects::namespace(env, GATES_BINDING).map(gate::DoGates)
 }
 
 fn gates_of(gates: &Option<gate::DoGates>) -> Gates<'_> {
@@ -209,14 +213,10 @@ fn gates_of(gates: &Option<gate::DoGates>) -> Gates<'_> {
     }
 }
 
-/// The users' objects (wrangler.toml), for byte claims. Without them a pin's bytes are checked
-/// against its user's stored usage alone (docs/storage.md, "Byte quotas").
+/// The users' objects (wrangler.toml): daily budgets and byte claims. Without them there are no
+/// budgets, and a pin's bytes are checked against its user's stored usage alone
+/// (docs/storage.md, "Byte quotas").
 const USERS_BINDING: &str = "USER_QUOTAS";
-
-fn claim_transport(env: &Env) -> Option<quota::DoClaims> {
-    bound(env, USERS_BINDING)?;
-    env.durable_object(USERS_BINDING).ok().map(quota::DoClaims)
-}
 
 fn claims_of(users: &Option<quota::DoClaims>) -> Claims<'_> {
     match users {

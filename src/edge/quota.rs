@@ -5,12 +5,13 @@
 //! A call makes only storage calls, so the runtime's input gate delivers no other call in the
 //! middle: one user's count and claims are read and written one call at a time.
 
+use super::objects::{self, error_text as text};
 use crate::quota::claims::{self, Claim, ClaimCall, ClaimFuture, ClaimReply, ClaimTransport};
 use crate::quota::{self, DayCount, QuotaCall, QuotaReply, QuotaStore, UserCall};
 use serde::de::DeserializeOwned;
 use worker::{
-    console_error, durable_object, DurableObject, Env, Method, ObjectNamespace, Request,
-    RequestInit, Response, Result, State, Storage,
+    console_error, durable_object, DurableObject, Env, ObjectNamespace, Request, Response, Result,
+    State, Storage,
 };
 
 const COUNT_KEY: &str = "d";
@@ -51,10 +52,6 @@ fn json<T: serde::Serialize>(reply: &T) -> std::result::Result<String, String> {
 
 struct ObjectStore(Storage);
 
-fn text(e: worker::Error) -> String {
-    e.to_string()
-}
-
 impl QuotaStore for ObjectStore {
     async fn load(&self) -> std::result::Result<DayCount, String> {
         Ok(self
@@ -86,26 +83,9 @@ async fn ask<T: DeserializeOwned>(
     user: &str,
     call: &UserCall,
 ) -> std::result::Result<T, String> {
-    let answer = exchange(ns, user, call).await?;
-    serde_json::from_str(&answer).map_err(|e| e.to_string())
-}
-
-/// The call and its answer's text: one copy of the glue for the three kinds of answer.
-async fn exchange(
-    ns: &ObjectNamespace,
-    user: &str,
-    call: &UserCall,
-) -> std::result::Result<String, String> {
-    let stub = ns.get_by_name(user).map_err(text)?;
     let body = serde_json::to_string(call).map_err(|e| e.to_string())?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_body(Some(body.into()));
-    let req = Request::new_with_init("https://quota/", &init).map_err(text)?;
-    let mut res = stub.fetch_with_request(req).await.map_err(text)?;
-    if res.status_code() != 200 {
-        return Err(format!("answered {}", res.status_code()));
-    }
-    res.text().await.map_err(text)
+    let answer = objects::call(ns, user, "https://quota/", body).await?;
+    serde_json::from_str(&answer).map_err(|e| e.to_string())
 }
 
 /// Spends of a daily budget; `Err` says why it could not (the caller fails open).
