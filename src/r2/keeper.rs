@@ -53,12 +53,8 @@ impl<B: Blobs, J: Jobs> Keeper<B, J> {
         let r2 = |e: super::BlobError| format!("R2: {}", e.0);
         let prefix = layout::dag_prefix(cid);
         let indexes = layout::indexes(cid);
-        let stale = |k: &str| {
-            k.starts_with(&indexes)
-                && m.index.as_deref() != Some(k)
-                && !layout::upload_in_flight(k, self.now.0)
-        };
-        let left = super::prune(&self.blobs, &prefix, stale)
+        let stale = |k: &str| k.starts_with(&indexes) && m.index.as_deref() != Some(k);
+        let left = super::prune(&self.blobs, &prefix, self.now.0, stale)
             .await
             .map_err(r2)?;
         let present: std::collections::BTreeSet<String> = left.into_iter().collect();
@@ -174,10 +170,11 @@ impl<B: Blobs, J: Jobs> Upstream for Keeper<B, J> {
         if let Err(e) = self.blobs.delete(vec![layout::manifest(requestid)]).await {
             return r2(e);
         }
-        // An upload still in time keeps its objects: it will name them in a new manifest (and
-        // its pin holds the CID again); past its deadline a later release takes them.
-        let doomed = |k: &str| !layout::upload_in_flight(k, self.now.0);
-        match super::prune(&self.blobs, &layout::dag_prefix(requestid), doomed).await {
+        // An upload still in time keeps its objects (`prune`): it will name them in a new
+        // manifest (and its pin holds the CID again); past its deadline a later release or the
+        // hourly collect takes them.
+        let prefix = layout::dag_prefix(requestid);
+        match super::prune(&self.blobs, &prefix, self.now.0, |_| true).await {
             Ok(_) => Answer::Ok(()),
             Err(e) => r2(e),
         }

@@ -157,12 +157,16 @@ pub const DEFAULT_MAX_TRIES: u32 = 12;
 
 /// Walks every object under `prefix`, a page at a time, deleting those `drop` picks as it goes;
 /// returns the keys it left. The one way a DAG's objects are listed (a release, a step's
-/// cleanup, a read's check), so each costs one list per 1000 objects.
+/// cleanup, a read's check), so each costs one list per 1000 objects. Never deletes an upload's
+/// object that the upload may still name at `now` (`layout::upload_in_flight`), whatever
+/// `drop` says: its commit would then name an object that is gone.
 pub async fn prune<B: Blobs>(
     blobs: &B,
     prefix: &str,
+    now: u64,
     drop: impl Fn(&str) -> bool,
 ) -> Result<Vec<String>, BlobError> {
+    let drop = |k: &str| drop(k) && !layout::upload_in_flight(k, now);
     let (mut cursor, mut left) = (None, Vec::new());
     loop {
         let (keys, next) = blobs.list(prefix, cursor).await?;

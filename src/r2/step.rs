@@ -107,12 +107,9 @@ impl<B: Blobs, W: Web> Stepper<'_, B, W> {
         let prefix = layout::dag_prefix(cid);
         let manifest = layout::manifest(cid);
         let named = |k: &str| {
-            k == manifest
-                || m.index.as_deref() == Some(k)
-                || m.segments.iter().any(|s| s == k)
-                || layout::upload_in_flight(k, now)
+            k == manifest || m.index.as_deref() == Some(k) || m.segments.iter().any(|s| s == k)
         };
-        super::prune(self.blobs, &prefix, |k| !named(k)).await?;
+        super::prune(self.blobs, &prefix, now, |k| !named(k)).await?;
         Ok(())
     }
 
