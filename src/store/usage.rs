@@ -23,8 +23,8 @@ pub async fn usage<K: Kv>(kv: &K, user: &UserId) -> Result<Usage, KvError> {
 }
 
 /// `usage`, and the pins it counted pinned with their bytes, in the order KV lists their keys
-/// (lexicographic: by id) (for the byte claims:
-/// `quota::claims`; 40 bytes a pinned pin while the check runs).
+/// (lexicographic, so by id): what the byte claims need (`quota::claims`), 40 bytes a pinned
+/// pin while the check runs.
 pub async fn usage_and_pinned<K: Kv>(
     kv: &K,
     user: &UserId,

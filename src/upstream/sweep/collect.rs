@@ -12,16 +12,15 @@ use super::Sweep;
 use crate::store::kv::{Kv, KvError};
 use crate::upstream::{Answer, Upstream};
 
-const EVERY_MS: u64 = 3_600_000;
 const CURSOR: &str = "s/collect";
 
 impl<K: Kv, U: Upstream> Sweep<'_, K, U> {
     /// Objects deleted.
     pub(super) async fn collect(&self) -> Result<u32, KvError> {
-        if self.now.0 % EVERY_MS >= 60_000 || self.kv_left() < 2 || self.calls_left() < 1 {
+        if !self.hourly() || self.kv_left() < 2 || self.calls_left() < 1 {
             return Ok(0);
         }
-        let cursor = self.kv.get(CURSOR).await?.filter(|c| !c.is_empty());
+        let cursor = self.pass_cursor(CURSOR).await?;
         let had = cursor.is_some();
         // An error leaves the cursor: the next pass tries the same page.
         let Answer::Ok((deleted, next)) = self.up.collect(cursor.clone()).await else {

@@ -143,6 +143,17 @@ impl<'a, K: Kv, U: Upstream> Sweep<'a, K, U> {
         self.up.made() + self.gates.made() + self.claims.made() - self.calls_before
     }
 
+    /// Whether this run is in the first minute of an hour, when the hourly passes (`verify`,
+    /// `collect`) run; the cron runs every minute.
+    fn hourly(&self) -> bool {
+        self.now.0 % 3_600_000 < 60_000
+    }
+
+    /// Where an hourly pass stopped last (its cursor under `key`), if it did.
+    async fn pass_cursor(&self, key: &str) -> Result<Option<String>, KvError> {
+        Ok(self.kv.get(key).await?.filter(|c| !c.is_empty()))
+    }
+
     fn kv_left(&self) -> u32 {
         KV_BUDGET.saturating_sub(self.kv.total())
     }

@@ -18,17 +18,15 @@ use crate::upstream::Upstream;
 
 /// CID states read per pass.
 pub const VERIFY_PER_PASS: u32 = 20;
-/// Passes run in the first minute of every hour (the cron runs every minute).
-const EVERY_MS: u64 = 3_600_000;
 const CURSOR: &str = "s/verify";
 
 impl<K: Kv, U: Upstream> Sweep<'_, K, U> {
     /// Queues looks at pinned CIDs due for re-verification; returns how many.
     pub(super) async fn verify(&self) -> Result<u32, KvError> {
-        if self.now.0 % EVERY_MS >= 60_000 || self.kv_left() < 3 * VERIFY_PER_PASS + 4 {
+        if !self.hourly() || self.kv_left() < 3 * VERIFY_PER_PASS + 4 {
             return Ok(0);
         }
-        let cursor = self.kv.get(CURSOR).await?.filter(|c| !c.is_empty());
+        let cursor = self.pass_cursor(CURSOR).await?;
         let page = self
             .kv
             .list(keys::CID_STATES, cursor, VERIFY_PER_PASS)
