@@ -8,7 +8,7 @@
 // of the fuzz suite on a DELETE. Here the port is workerd's own socket and the worker sits
 // behind a service binding in the same process. State is in memory: fresh for every start.
 //
-//   node scripts/local-server.mjs --config F [--port P] [--var NAME:VALUE ...]
+//   node scripts/local-server.mjs --config F [--port P]
 //     serves until SIGTERM or SIGINT; prints "Ready on <url>" once it answers.
 import { Miniflare } from "miniflare";
 import { existsSync } from "node:fs";
@@ -43,18 +43,13 @@ export async function startLocal({ config, port = 0, vars = {}, handleRuntimeStd
 }
 
 function parseArgs(argv) {
-  const args = { vars: {} };
-  for (let i = 0; i < argv.length; i++) {
+  const args = {};
+  for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i], argv[i + 1]];
     if (value === undefined) throw new Error(`${flag} needs a value`);
-    i++;
     if (flag === "--config") args.config = value;
     else if (flag === "--port") args.port = Number(value);
-    else if (flag === "--var") {
-      const at = value.indexOf(":");
-      if (at < 1) throw new Error(`--var takes NAME:VALUE, not ${value}`);
-      args.vars[value.slice(0, at)] = value.slice(at + 1);
-    } else throw new Error(`unknown option ${flag}`);
+    else throw new Error(`unknown option ${flag}`);
   }
   if (!args.config) throw new Error("--config is required");
   return args;
