@@ -528,7 +528,9 @@ fn kv_operations_of_replace_and_of_an_outage() {
         &alone.body["requestid"],
         json!({"cid": cid(3), "name": "pinned-c"}),
     );
-    assert_eq!(shared.ops, "get=6,put=8,delete=4,list=2");
+    // (The new pin's add queues its look before calling the upstream, even for a CID the
+    // upstream then answers pinned at once: a request stopped after the call is found.)
+    assert_eq!(shared.ops, "get=6,put=9,delete=4,list=2");
     let same = replace(
         &shared.body["requestid"],
         json!({"cid": cid(3), "name": "renamed"}),

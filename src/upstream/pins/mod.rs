@@ -103,10 +103,14 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
     /// holder and gate holder go, and a look is queued so the sweep releases a CID nobody else
     /// holds, or retries it for those who do.
     async fn let_go(&self, cid: &str, id: &RequestId, now: Millis) -> Result<(), KvError> {
+        self.drop_holds(cid, id).await?;
+        self.keys().enqueue(cid, self.user, id, now, now.0).await
+    }
+
+    async fn drop_holds(&self, cid: &str, id: &RequestId) -> Result<(), KvError> {
         self.keys().unhold(cid, self.user, id).await?;
         let holder = gate::holder(self.user.as_str(), id);
-        self.up.gates.unhold(cid, holder).await?;
-        self.keys().enqueue(cid, self.user, id, now, now.0).await
+        self.up.gates.unhold(cid, holder).await
     }
 
     /// One list: the user's holders of the CID. Under KV's propagation, adds at other locations
@@ -157,6 +161,11 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
         state.tries = 0;
         let retry = self.settings.retry_secs;
         let upin = UpstreamPin::with_origins(cid, pin.origins.as_slice());
+        // Queued before the call: should this request stop after the provider pinned the CID
+        // but before its state or pin object is written, the look finds a holder without a
+        // pin object, drops it once the grace period has passed, and releases what only the
+        // provider knows (`sweep::release`). It also polls a state that is not final.
+        self.keys().enqueue(cid, self.user, id, now, now.0).await?;
         let asked = ask::add(self.up.client, &mut state, &upin, now, retry).await;
         if let Asked::RefusedAlone(r) = asked {
             if known.is_some_and(|k| k.tries > 0) {
@@ -164,45 +173,30 @@ impl<'a, K: Kv, U: Upstream> UpstreamPins<'a, K, U> {
                 state.answered();
                 self.keys().put_state(cid, &state).await?;
             }
-            return self.refused_alone(cid, id, &r, now).await;
+            return self.refused_alone(cid, id, &r).await;
         }
         // Kubo polls a new pin at once: its first reads need not ask again.
         self.up.throttle.note(cid, now);
         state.releasing = None;
         self.keys().put_state(cid, &state).await?;
-        // Other holders may be waiting on this CID; a state that is not final needs polling.
-        if known.is_some() || !state.is_final() {
-            self.keys()
-                .enqueue(cid, self.user, id, now, self.due(&state, now))
-                .await?;
-        }
         Ok(state)
     }
 
     /// The upstream refused what this request sent (its origins among it): this pin object
     /// alone is `failed`, with the upstream's words, and no longer holds the CID (so it keeps
     /// nothing pinned, and no look ever rewrites it). The CID's state is not touched; the look
-    /// queued here retries the bare CID for any other holder.
+    /// queued before the call retries the bare CID for any other holder.
     async fn refused_alone(
         &self,
         cid: &str,
         id: &RequestId,
         refusal: &super::Refusal,
-        now: Millis,
     ) -> Result<CidState, KvError> {
-        self.let_go(cid, id, now).await?;
+        // `let_go` without its queue entry: `admit` put the same one before the call.
+        self.drop_holds(cid, id).await?;
         let mut own = CidState::pending();
         own.refused(refusal);
         Ok(own)
-    }
-
-    /// When the sweep should next look at a CID in this state.
-    fn due(&self, state: &CidState, now: Millis) -> u64 {
-        if state.tries > 0 {
-            state.next_try
-        } else {
-            now.0
-        }
     }
 
     /// `DELETE /pins/{id}`: a queue entry first, then the pin object, then the holder: the

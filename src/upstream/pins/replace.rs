@@ -110,6 +110,11 @@ impl<K: Kv, U: Upstream> UpstreamPins<'_, K, U> {
         marked.releasing = Some(now.0);
         self.keys().put_state(x.canonical(), &marked).await?;
         let y = pin.cid.canonical();
+        // And one for the new CID, before the call as an add's (`admit`): a look at it finds
+        // what the replace pinned should we stop before its state is written.
+        self.keys()
+            .enqueue(y, self.user, new_id, now, now.0)
+            .await?;
         let mut state = known_y.cloned().unwrap_or_else(CidState::pending);
         let upin = UpstreamPin::with_origins(y, pin.origins.as_slice());
         let answer = self.up.client.replace(&rid, &upin).await;
@@ -123,9 +128,6 @@ impl<K: Kv, U: Upstream> UpstreamPins<'_, K, U> {
             Answer::Unavailable(e) => state.failed_attempt(e, now, self.settings.retry_secs),
         }
         self.keys().put_state(y, &state).await?;
-        self.keys()
-            .enqueue(y, self.user, new_id, now, self.due(&state, now))
-            .await?;
         if state.upstream_id.is_some() {
             self.after_upstream_replace(x, old_id, arrived, now).await?;
         }

@@ -40,6 +40,9 @@ impl<K: Kv, U: Upstream> Sweep<'_, K, U> {
         // A resumed update already asked the upstream; its state is in `x/`.
         let mut asked = resuming;
         let mut live = 0u32;
+        // When the youngest holder without a pin object may be taken for a stopped add's.
+        let mut unsure: Option<u64> = None;
+        let mut shown = 0u32;
         let mut page = due.cursor.clone();
         let mut after = due.after.clone();
         let mut read = 0u32;
@@ -69,18 +72,21 @@ impl<K: Kv, U: Upstream> Sweep<'_, K, U> {
                     // No pin object: an add still running, or one that stopped half-way
                     // (its holder is then older than any request lives): drop that holder.
                     Found::Missing => {
-                        if id.created().0 + self.grace_ms() < self.now.0 {
+                        let stale_at = id.created().0 + self.grace_ms();
+                        if stale_at < self.now.0 {
                             self.keys().unhold(cid, &user, &id).await?;
                             let holder = gate::holder(user.as_str(), &id);
                             self.gates.unhold(cid, holder).await?;
                         } else {
                             live += 1;
+                            unsure = unsure.max(Some(stale_at + 1));
                         }
                         after = Some(key);
                         continue;
                     }
                 };
                 live += 1;
+                shown += 1;
                 if !asked {
                     asked = true;
                     self.ask(cid, &mut state, known.as_ref()).await?;
@@ -120,6 +126,13 @@ impl<K: Kv, U: Upstream> Sweep<'_, K, U> {
             // Only stale holders were left (now dropped): release at the next look.
             Next::Later(Due {
                 at: self.now.0,
+                ..Due::default()
+            })
+        } else if let (0, false, Some(at)) = (shown, resuming, unsure) {
+            // Only adds still running, or stopped before their pin object: look again when
+            // the last of them may be taken for stopped, or the CID would stay held by none.
+            Next::Later(Due {
+                at,
                 ..Due::default()
             })
         } else if state.is_final() {

@@ -45,6 +45,9 @@ pub struct Report {
     pub calls: u32,
     pub kv_ops: u32,
     pub released: u32,
+    /// CIDs found kept by the provider with no state (a request stopped after its call),
+    /// marked to be released as unheld ones are (`release::adopt`).
+    pub adopted: u32,
     /// Pinned CIDs queued for re-verification (drift repair, `verify`).
     pub verifying: u32,
     /// Objects left by cut-off uploads, deleted (`collect`).
@@ -57,12 +60,13 @@ impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "looked at {} CIDs, {} upstream calls, {} KV operations, {} released, {} to verify, \
-             {} upload leftovers deleted; {}",
+            "looked at {} CIDs, {} upstream calls, {} KV operations, {} released, {} adopted, \
+             {} to verify, {} upload leftovers deleted; {}",
             self.looked,
             self.calls,
             self.kv_ops,
             self.released,
+            self.adopted,
             self.verifying,
             self.collected,
             self.stopped.unwrap_or("reached the end of the queue")
@@ -102,6 +106,7 @@ pub async fn run<K: Kv, U: Upstream>(
         now,
         looked: Cell::new(0),
         released: Cell::new(0),
+        adopted: Cell::new(0),
         seen: RefCell::default(),
     };
     let stopped = sweep.pass().await?;
@@ -114,6 +119,7 @@ pub async fn run<K: Kv, U: Upstream>(
         calls: sweep.calls(),
         kv_ops: kv.total(),
         released: sweep.released.get(),
+        adopted: sweep.adopted.get(),
         stopped,
     })
 }
@@ -128,6 +134,7 @@ struct Sweep<'a, K, U> {
     now: Millis,
     looked: Cell<u32>,
     released: Cell<u32>,
+    adopted: Cell<u32>,
     /// CIDs looked at in this run: a later entry of the same CID (several requests enqueue
     /// one each) is dropped, so a CID costs one look and at most one upstream status call.
     seen: RefCell<HashSet<String>>,

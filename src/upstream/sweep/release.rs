@@ -30,7 +30,7 @@ const SKEW_MS: u64 = 60_000;
 impl<K: Kv, U: Upstream> Sweep<'_, K, U> {
     pub(super) async fn unheld(&self, cid: &str, known: Option<CidState>) -> Result<Next, KvError> {
         let Some(mut state) = known else {
-            return Ok(Next::Done); // nothing pinned upstream that we know of
+            return self.adopt(cid).await;
         };
         match state.releasing {
             None => {
@@ -44,6 +44,36 @@ impl<K: Kv, U: Upstream> Sweep<'_, K, U> {
             Some(_) if !state.is_due(self.now) => Ok(self.at(state.next_try)),
             Some(mark) => self.release(cid, state, mark).await,
         }
+    }
+
+    /// No state and no holder: nothing pinned that we know of. But a request that stopped
+    /// after the provider's add and before the state's write (or an upload between its commit
+    /// and its pin) leaves a pin only the provider knows; the look its entry asks for (queued
+    /// before the call) ends here. So the provider is asked: what it keeps of the CID gets a
+    /// state with a release mark, released as any unheld CID is (a holder arriving meanwhile
+    /// is seen or sees the mark, as for any mark).
+    async fn adopt(&self, cid: &str) -> Result<Next, KvError> {
+        if self.calls_left() == 0 {
+            return Ok(self.at(self.now.0));
+        }
+        let everything = Millis(self.now.0 + SKEW_MS);
+        let found = match self.up.list_by_cid(cid, everything).await {
+            Answer::Ok(found) => found,
+            // A provider that cannot list by CID: nothing more to learn.
+            Answer::Refused(_) => return Ok(Next::Done),
+            Answer::Unavailable(_) => {
+                return Ok(self.at(self.now.0 + self.settings.retry_secs * 1000))
+            }
+        };
+        let Some(pin) = found.into_iter().next() else {
+            return Ok(Next::Done);
+        };
+        let mut state = CidState::pending();
+        state.observed(pin);
+        state.releasing = Some(self.now.0);
+        self.keys().put_state(cid, &state).await?;
+        self.adopted.set(self.adopted.get() + 1);
+        Ok(self.at(self.now.0 + self.grace_ms()))
     }
 
     fn at(&self, at: u64) -> Next {
