@@ -9,7 +9,7 @@ use common::block_on;
 use edge_pinning::domain::status::Status;
 use edge_pinning::r2::manifest::Manifest;
 use edge_pinning::r2::upload::{Upload, UploadError, Uploaded};
-use edge_pinning::r2::{layout, Blobs};
+use edge_pinning::r2::{layout, Blobs, Chunks, Sender};
 use r2_support::{blocks, car_of, fixture, MemBlobs, MemBody};
 
 fn upload(
@@ -148,4 +148,64 @@ fn a_step_that_keeps_nothing_keeps_the_index_of_an_upload() {
     assert_eq!(after.segments, before.segments);
     let part2 = upload(&blobs, car_of(&[], rest), Some(root), 1 << 30, "b").unwrap();
     assert_eq!(part2.status, Status::Pinned);
+}
+
+/// A body that notes what the bucket holds when the upload says it is about to commit.
+struct Watched<'a> {
+    body: MemBody,
+    blobs: &'a MemBlobs,
+    told: Vec<(Cid, Vec<String>)>,
+    refuse: bool,
+}
+
+impl Chunks for Watched<'_> {
+    async fn next(&mut self) -> Option<Result<Vec<u8>, String>> {
+        self.body.next().await
+    }
+}
+
+impl Sender for Watched<'_> {
+    async fn committing(&mut self, root: &Cid) -> Result<(), String> {
+        self.told.push((*root, self.blobs.keys()));
+        if self.refuse {
+            return Err("KV: the look could not be queued".into());
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn the_sender_is_told_the_root_before_the_commit_and_can_stop_it() {
+    let car = fixture("dir.car");
+    let (roots, _) = blocks(&car);
+    for refuse in [false, true] {
+        let blobs = MemBlobs::default();
+        let up = Upload {
+            blobs: &blobs,
+            clock: &|| 1_000,
+            cap: 1 << 30,
+            room: None,
+        };
+        let mut body = Watched {
+            body: MemBody::chunked(car.clone(), 777),
+            blobs: &blobs,
+            told: Vec::new(),
+            refuse,
+        };
+        let done = block_on(up.run(&mut body, None, 1_000, "t"));
+        let [(root, then)] = body.told.as_slice() else {
+            panic!("told {:?}", body.told);
+        };
+        assert_eq!(*root, roots[0]);
+        let manifest = layout::manifest(&root.to_string());
+        assert!(!then.is_empty(), "the segments are written by then");
+        assert!(!then.contains(&manifest), "nothing is named yet: {then:?}");
+        if refuse {
+            assert!(matches!(done, Err(UploadError::Storage(_))), "{done:?}");
+            assert!(blobs.keys().is_empty(), "{:?}", blobs.keys());
+        } else {
+            assert_eq!(done.unwrap().status, Status::Pinned);
+            assert!(blobs.keys().contains(&manifest));
+        }
+    }
 }

@@ -7,7 +7,7 @@ pub mod pinning;
 
 use crate::domain::{status::Status, timestamp::Millis};
 use crate::r2::upload::{UploadError, Uploaded};
-use crate::r2::Chunks;
+use crate::r2::Sender;
 use crate::upstream::{Accept, Answer, Upstream, UpstreamPin, UpstreamStatus};
 use std::collections::BTreeMap;
 
@@ -103,7 +103,7 @@ impl<P: Upstream, K: Upstream> Upstream for Provider<P, K> {
             Provider::Kept(k) => k.list_by_cid(cid, before).await,
         }
     }
-    async fn accept<C: Chunks>(&self, body: &mut C, ask: &Accept) -> Result<Uploaded, UploadError> {
+    async fn accept<C: Sender>(&self, body: &mut C, ask: &Accept) -> Result<Uploaded, UploadError> {
         match self {
             Provider::Psa(p) => p.accept(body, ask).await,
             Provider::Kept(k) => k.accept(body, ask).await,

@@ -2,15 +2,17 @@
 //! the bytes a user keeps (`GET /usage`). Other backends keep no content: both are 404 there.
 
 use super::model::{PinStatus, UsageReport};
-use super::service::{storage, PinService};
+use super::service::{self, storage, PinService};
+use crate::auth::user::UserId;
 use crate::config::Provider;
 use crate::domain::{cid::Cid, origins::Origins, pin::Pin, timestamp::Millis};
 use crate::domain::{request_id::RequestId, upload::UploadQuery};
 use crate::error::ApiError;
 use crate::http::body::RequestBody;
 use crate::r2::{layout, upload::UploadError};
-use crate::r2::{Chunks, R2Settings};
+use crate::r2::{Chunks, R2Settings, Sender};
 use crate::store::{keys, kv::Kv, usage};
+use crate::upstream::holders::CidKeys;
 use crate::upstream::{Accept, Upstream};
 
 impl<'a, K: Kv, U: Upstream> PinService<'a, K, U> {
@@ -60,9 +62,17 @@ impl<'a, K: Kv, U: Upstream> PinService<'a, K, U> {
             cap: r2.upload_bytes,
             room,
         };
+        let id = service::new_id(now)?;
+        let mut sender = Stream {
+            body,
+            looks: CidKeys::new(self.kv),
+            user: self.user,
+            id: &id,
+            now,
+        };
         let done = up
             .client
-            .accept(&mut Stream(body), &ask)
+            .accept(&mut sender, &ask)
             .await
             .map_err(|e| match (e, quota) {
                 // The upload counts the room left; the message names the quota itself.
@@ -81,7 +91,7 @@ impl<'a, K: Kv, U: Upstream> PinService<'a, K, U> {
             origins: Origins::default(),
             meta: q.meta,
         };
-        self.add(pin, now).await
+        self.add_as(id, pin, now).await
     }
 
     /// The user's newest pin of `cid`, if any (one list of the CID index).
@@ -126,15 +136,33 @@ fn refused(e: UploadError) -> ApiError {
     }
 }
 
-/// The request body as the upload reads it.
-struct Stream<'b, B>(&'b mut B);
+/// The request body as the upload reads it, and the pin to come.
+struct Stream<'b, B, K> {
+    body: &'b mut B,
+    looks: CidKeys<'b, K>,
+    user: &'b UserId,
+    id: &'b RequestId,
+    now: Millis,
+}
 
-impl<B: RequestBody> Chunks for Stream<'_, B> {
+impl<B: RequestBody, K> Chunks for Stream<'_, B, K> {
     async fn next(&mut self) -> Option<Result<Vec<u8>, String>> {
-        self.0
+        self.body
             .next_chunk()
             .await
             .map_err(|e| e.details())
             .transpose()
+    }
+}
+
+impl<B: RequestBody, K: Kv> Sender for Stream<'_, B, K> {
+    /// The look the pin's add would queue (same entry), queued before the commit instead.
+    async fn committing(&mut self, root: &cid::Cid) -> Result<(), String> {
+        let root = Cid::parse(&root.to_string()).map_err(|e| e.to_string())?;
+        let (now, user) = (self.now, self.user);
+        self.looks
+            .enqueue(root.canonical(), user, self.id, now, now.0)
+            .await
+            .map_err(|e| e.0)
     }
 }

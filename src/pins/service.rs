@@ -76,7 +76,16 @@ impl<'a, K: Kv, U: Upstream> PinService<'a, K, U> {
     }
 
     pub async fn add(&self, pin: Pin, now: Millis) -> Result<PinStatus<'a>, ApiError> {
-        let id = RequestId::new(next_created(now), random_u64()?);
+        self.add_as(new_id(now)?, pin, now).await
+    }
+
+    /// `add`, under an id made beforehand (an upload names its look after the pin to come).
+    pub(super) async fn add_as(
+        &self,
+        id: RequestId,
+        pin: Pin,
+        now: Millis,
+    ) -> Result<PinStatus<'a>, ApiError> {
         let shown = self
             .pinning()?
             .add(&id, pin, now)
@@ -119,7 +128,7 @@ impl<'a, K: Kv, U: Upstream> PinService<'a, K, U> {
         now: Millis,
     ) -> Result<PinStatus<'a>, ApiError> {
         let (old_id, old) = self.find(id).await?;
-        let new_id = RequestId::new(next_created(now), random_u64()?);
+        let new_id = new_id(now)?;
         let pinning = self.pinning()?;
         let shown = pinning.replace(&old_id, &old, &new_id, pin, now).await;
         Ok(self.shown(&new_id, shown.map_err(not_added)?))
@@ -155,6 +164,11 @@ impl<'a, K: Kv, U: Upstream> PinService<'a, K, U> {
 /// consecutive milliseconds, so `created` is unique and increasing and `before`/`after` paging
 /// never skips or repeats a pin. (Two isolates can still collide; see docs/storage.md.)
 static LAST_CREATED: AtomicU64 = AtomicU64::new(0);
+
+/// A new pin's id: created now (after every id this isolate made), and 64 random bits.
+pub(super) fn new_id(now: Millis) -> Result<RequestId, ApiError> {
+    Ok(RequestId::new(next_created(now), random_u64()?))
+}
 
 fn next_created(now: Millis) -> Millis {
     let prev = LAST_CREATED

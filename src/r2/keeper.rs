@@ -5,7 +5,7 @@
 
 use super::manifest::Manifest;
 use super::upload::{Upload, UploadError, Uploaded};
-use super::Chunks;
+use super::Sender;
 use super::{layout, sources, Blobs, Jobs};
 use crate::domain::{status::Status, timestamp::Millis};
 use crate::upstream::{Accept, Answer, Refusal, Upstream, UpstreamPin, UpstreamStatus};
@@ -182,7 +182,7 @@ impl<B: Blobs, J: Jobs> Upstream for Keeper<B, J> {
 
     /// Keeps an uploaded CAR's blocks in the DAG of its root; a DAG still missing blocks gets
     /// a fetch step for the rest.
-    async fn accept<C: Chunks>(&self, body: &mut C, ask: &Accept) -> Result<Uploaded, UploadError> {
+    async fn accept<C: Sender>(&self, body: &mut C, ask: &Accept) -> Result<Uploaded, UploadError> {
         let clock = || (self.clock)().0;
         let up = Upload {
             blobs: &self.blobs,

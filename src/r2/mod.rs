@@ -78,6 +78,16 @@ pub trait Chunks {
     async fn next(&mut self) -> Option<Result<Vec<u8>, String>>;
 }
 
+/// Who sends an upload: its body, and a word before the commit.
+#[allow(async_fn_in_trait)]
+pub trait Sender: Chunks {
+    /// The body arrived whole and checked out; the commit that names its objects comes next.
+    /// The pin service queues a look at the root here: should the request stop between the
+    /// commit and its pin, that look finds a DAG kept for nobody and releases it. An error
+    /// stops the upload, which then names nothing.
+    async fn committing(&mut self, root: &cid::Cid) -> Result<(), String>;
+}
+
 /// Outgoing HTTP (the edge's `fetch`). Every call is a subrequest: steps count them.
 #[allow(async_fn_in_trait)]
 pub trait Web {

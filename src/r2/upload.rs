@@ -12,7 +12,7 @@
 use super::index::{self, Entry};
 use super::manifest::Manifest;
 use super::work::inline_links;
-use super::{layout, BlobError, Blobs, Chunks};
+use super::{layout, BlobError, Blobs, Chunks, Sender};
 use crate::domain::status::Status;
 use crate::ipld::car::{write, CarItem, CarReader};
 use crate::ipld::{block, links};
@@ -77,7 +77,7 @@ struct Written {
 impl<B: Blobs> Upload<'_, B> {
     /// Receives the body and commits it. `started`: when the upload began (the request's
     /// time); `nonce`: unique to this upload.
-    pub async fn run<C: Chunks>(
+    pub async fn run<C: Sender>(
         &self,
         body: &mut C,
         root: Option<Cid>,
@@ -90,19 +90,17 @@ impl<B: Blobs> Upload<'_, B> {
             keys: Vec::new(),
             entries: Vec::new(),
         };
-        match self.receive(body, root, &mut written).await {
-            Ok(root) => match self.merge(root, &written, started).await {
-                Ok(done) => Ok(done),
-                Err(e) => {
-                    self.blobs.delete(written.keys).await?;
-                    Err(e)
-                }
+        let done = match self.receive(body, root, &mut written).await {
+            Ok(root) => match body.committing(&root).await {
+                Ok(()) => self.merge(root, &written, started).await,
+                Err(e) => Err(UploadError::Storage(BlobError(e))),
             },
-            Err(e) => {
-                self.blobs.delete(written.keys).await?;
-                Err(e)
-            }
+            Err(e) => Err(e),
+        };
+        if done.is_err() {
+            self.blobs.delete(written.keys).await?;
         }
+        done
     }
 
     /// Reads, verifies and writes the body's blocks; the DAG's root.

@@ -3,7 +3,7 @@
 use super::{Accept, Answer, Upstream, UpstreamPin, UpstreamStatus};
 use crate::domain::timestamp::Millis;
 use crate::r2::upload::{UploadError, Uploaded};
-use crate::r2::Chunks;
+use crate::r2::Sender;
 use std::cell::Cell;
 
 /// An upstream that counts its calls, and the unavailable answers in a row: the sweep's budget
@@ -66,7 +66,7 @@ impl<U: Upstream> Upstream for Counted<U> {
     async fn list_by_cid(&self, cid: &str, before: Millis) -> Answer<Vec<UpstreamStatus>> {
         self.note(self.inner.list_by_cid(cid, before).await)
     }
-    async fn accept<C: Chunks>(&self, body: &mut C, ask: &Accept) -> Result<Uploaded, UploadError> {
+    async fn accept<C: Sender>(&self, body: &mut C, ask: &Accept) -> Result<Uploaded, UploadError> {
         self.inner.accept(body, ask).await
     }
     async fn collect(&self, cursor: Option<String>) -> Answer<(u32, Option<String>)> {

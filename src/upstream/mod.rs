@@ -29,7 +29,7 @@ pub use throttle::Throttle;
 
 use crate::domain::{status::Status, timestamp::Instant, timestamp::Millis};
 use crate::r2::upload::{UploadError, Uploaded};
-use crate::r2::Chunks;
+use crate::r2::Sender;
 
 /// How long Workers KV may take to show a write at every location (its documented bound).
 pub const KV_PROPAGATION_MS: u64 = 60_000;
@@ -126,7 +126,7 @@ pub trait Upstream {
     /// that two concurrent first adds can leave, so that releasing a CID removes them too.
     async fn list_by_cid(&self, cid: &str, before: Millis) -> Answer<Vec<UpstreamStatus>>;
     /// Content sent with a pin (`POST /car`), kept by a provider that keeps content (`r2`).
-    async fn accept<C: Chunks>(&self, body: &mut C, ask: &Accept) -> Result<Uploaded, UploadError> {
+    async fn accept<C: Sender>(&self, body: &mut C, ask: &Accept) -> Result<Uploaded, UploadError> {
         let _ = (body, ask);
         Err(UploadError::NotKept)
     }

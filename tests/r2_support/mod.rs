@@ -4,7 +4,7 @@
 use cid::multihash::Multihash;
 use cid::Cid;
 use edge_pinning::ipld::car::{write, CarItem, CarReader};
-use edge_pinning::r2::{Blob, BlobError, Blobs, Chunks, Jobs, R2Settings, Web, WebAnswer};
+use edge_pinning::r2::{Blob, BlobError, Blobs, Chunks, Jobs, R2Settings, Sender, Web, WebAnswer};
 use sha2::{Digest, Sha256};
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
@@ -246,6 +246,12 @@ impl Chunks for MemBody {
             return self.1.take().map(Err);
         }
         Some(Ok(self.0.remove(0)))
+    }
+}
+
+impl Sender for MemBody {
+    async fn committing(&mut self, _root: &Cid) -> Result<(), String> {
+        Ok(())
     }
 }
 
