@@ -18,7 +18,7 @@ use edge_pinning::r2::upload::Upload;
 use edge_pinning::upstream::gate::Gates;
 use edge_pinning::upstream::holders::CidKeys;
 use edge_pinning::upstream::sweep::{self, Report};
-use edge_pinning::upstream::Counted;
+use edge_pinning::upstream::{Counted, KV_PROPAGATION_MS};
 use r2_support::{blocks, fixture, MemBlobs, MemBody, Started};
 
 const T0: u64 = 1_700_000_000_000;
@@ -37,7 +37,9 @@ fn stopped_upload(blobs: &MemBlobs, kv: &MemoryKv) -> String {
     let root = done.root.to_string();
     let user = UserId::parse("alice").unwrap();
     let id = RequestId::new(Millis(T0), 7);
-    block_on(CidKeys::new(kv).enqueue(&root, &user, &id, Millis(T0), T0)).unwrap();
+    // As the pin service's sender queues it: due a minute after the commit.
+    let due = T0 + KV_PROPAGATION_MS;
+    block_on(CidKeys::new(kv).enqueue(&root, &user, &id, Millis(T0), due)).unwrap();
     root
 }
 

@@ -165,7 +165,7 @@ impl Chunks for Watched<'_> {
 }
 
 impl Sender for Watched<'_> {
-    async fn committing(&mut self, root: &Cid) -> Result<(), String> {
+    async fn committing(&mut self, root: &Cid, _at: u64) -> Result<(), String> {
         self.told.push((*root, self.blobs.keys()));
         if self.refuse {
             return Err("KV: the look could not be queued".into());

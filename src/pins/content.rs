@@ -13,7 +13,7 @@ use crate::r2::{layout, upload::UploadError};
 use crate::r2::{Chunks, R2Settings, Sender};
 use crate::store::{keys, kv::Kv, usage};
 use crate::upstream::holders::CidKeys;
-use crate::upstream::{Accept, Upstream};
+use crate::upstream::{Accept, Upstream, KV_PROPAGATION_MS};
 
 impl<'a, K: Kv, U: Upstream> PinService<'a, K, U> {
     fn r2(&self) -> Result<&'a R2Settings, ApiError> {
@@ -156,12 +156,16 @@ impl<B: RequestBody, K> Chunks for Stream<'_, B, K> {
 }
 
 impl<B: RequestBody, K: Kv> Sender for Stream<'_, B, K> {
-    /// The look the pin's add would queue (same entry), queued before the commit instead.
-    async fn committing(&mut self, root: &cid::Cid) -> Result<(), String> {
+    /// The entry the pin's add queues (the same key), queued before the commit, and due once
+    /// the commit and the add are surely over: a look before the commit would find nothing
+    /// kept and drop the entry, one between the commit and the pin's holder would mark a DAG
+    /// about to be held (harmless, but a wasted release's look). The add, should it run,
+    /// puts the entry again as it always does.
+    async fn committing(&mut self, root: &cid::Cid, at: u64) -> Result<(), String> {
         let root = Cid::parse(&root.to_string()).map_err(|e| e.to_string())?;
-        let (now, user) = (self.now, self.user);
+        let (now, user, due) = (self.now, self.user, at + KV_PROPAGATION_MS);
         self.looks
-            .enqueue(root.canonical(), user, self.id, now, now.0)
+            .enqueue(root.canonical(), user, self.id, now, due)
             .await
             .map_err(|e| e.0)
     }

@@ -81,11 +81,11 @@ pub trait Chunks {
 /// Who sends an upload: its body, and a word before the commit.
 #[allow(async_fn_in_trait)]
 pub trait Sender: Chunks {
-    /// The body arrived whole and checked out; the commit that names its objects comes next.
-    /// The pin service queues a look at the root here: should the request stop between the
-    /// commit and its pin, that look finds a DAG kept for nobody and releases it. An error
-    /// stops the upload, which then names nothing.
-    async fn committing(&mut self, root: &cid::Cid) -> Result<(), String>;
+    /// The body arrived whole and checked out; the commit that names its objects comes next
+    /// (`at`: the upload's clock now). The pin service queues a look at the root here: should
+    /// the request stop between the commit and its pin, that look finds a DAG kept for nobody
+    /// and releases it. An error stops the upload, which then names nothing.
+    async fn committing(&mut self, root: &cid::Cid, at: u64) -> Result<(), String>;
 }
 
 /// Outgoing HTTP (the edge's `fetch`). Every call is a subrequest: steps count them.

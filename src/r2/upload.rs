@@ -91,7 +91,7 @@ impl<B: Blobs> Upload<'_, B> {
             entries: Vec::new(),
         };
         let done = match self.receive(body, root, &mut written).await {
-            Ok(root) => match body.committing(&root).await {
+            Ok(root) => match body.committing(&root, (self.clock)()).await {
                 Ok(()) => self.merge(root, &written, started).await,
                 Err(e) => Err(UploadError::Storage(BlobError(e))),
             },

@@ -250,7 +250,7 @@ impl Chunks for MemBody {
 }
 
 impl Sender for MemBody {
-    async fn committing(&mut self, _root: &Cid) -> Result<(), String> {
+    async fn committing(&mut self, _root: &Cid, _at: u64) -> Result<(), String> {
         Ok(())
     }
 }
