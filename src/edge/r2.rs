@@ -113,20 +113,16 @@ impl Blobs for R2Blobs {
         prefix: &str,
         cursor: Option<String>,
     ) -> Result<(Vec<String>, Option<String>), BlobError> {
+        // The cursor is a key to list after (R2's `startAfter`), not R2's own cursor: the
+        // hourly collect stops inside a page and goes on from a key of its choosing.
         let mut list = self.bucket()?.list().prefix(prefix);
-        if let Some(c) = cursor {
-            list = list.cursor(c);
+        if let Some(after) = cursor {
+            list = list.start_after(after);
         }
         let page = list.execute().await.map_err(blob_err)?;
-        let keys = page.objects().iter().map(|o| o.key()).collect();
-        Ok((
-            keys,
-            if page.truncated() {
-                page.cursor()
-            } else {
-                None
-            },
-        ))
+        let keys: Vec<String> = page.objects().iter().map(|o| o.key()).collect();
+        let next = page.truncated().then(|| keys.last().cloned()).flatten();
+        Ok((keys, next))
     }
 }
 

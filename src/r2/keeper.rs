@@ -201,31 +201,45 @@ impl<B: Blobs, J: Jobs> Upstream for Keeper<B, J> {
     /// when its DAG has no step or release to come (nobody pinned the root), nothing else
     /// deletes them. Over one page of the bucket: every upload object past its time that its
     /// DAG's manifest does not name (1 list, a get per DAG with such objects, a delete each).
+    /// Every finished upload's DAG has such objects (named), so a page may hold more DAGs
+    /// than one pass reads: the pass then stops before the first DAG it cannot read, and the
+    /// next one starts there (the cursor is the last key gone over).
     async fn collect(&self, cursor: Option<String>) -> Answer<(u32, Option<String>)> {
         let r2 = |e: super::BlobError| Answer::Unavailable(format!("R2: {}", e.0));
-        let (keys, next) = match self.blobs.list(layout::DAGS, cursor.clone()).await {
+        let (keys, next) = match self.blobs.list(layout::DAGS, cursor).await {
             Ok(page) => page,
             Err(e) => return r2(e),
         };
-        let mut deleted = 0;
-        let mut by_dag: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-        for key in keys.iter().filter(|k| layout::upload_left(k, self.now.0)) {
-            let cid = key[layout::DAGS.len()..].split('/').next().unwrap_or("");
-            by_dag.entry(cid).or_default().push(key.clone());
-        }
-        // A page with more such DAGs is listed again at the next pass, which finds fewer.
-        let next = if by_dag.len() > COLLECT_DAGS {
-            cursor
-        } else {
-            next
+        let dag_of = |key: &str| {
+            key[layout::DAGS.len()..]
+                .split('/')
+                .next()
+                .map(str::to_owned)
         };
-        for (cid, keys) in by_dag.into_iter().take(COLLECT_DAGS) {
-            let named = match self.manifest(cid).await {
-                Ok(m) => m.map(|m| m.segments.into_iter().chain(m.index).collect()),
+        // The page's DAGs with upload objects past their time, in key order, each with the
+        // key listed just before its first one.
+        let mut dags: BTreeMap<String, (Option<String>, Vec<String>)> = BTreeMap::new();
+        for (i, key) in keys.iter().enumerate() {
+            if !layout::upload_left(key, self.now.0) {
+                continue;
+            }
+            let Some(cid) = dag_of(key) else { continue };
+            let before = i.checked_sub(1).map(|b| keys[b].clone());
+            let dag = dags.entry(cid).or_insert_with(|| (before, Vec::new()));
+            dag.1.push(key.clone());
+        }
+        let mut deleted = 0;
+        for (n, (cid, (before, left))) in dags.into_iter().enumerate() {
+            if n == COLLECT_DAGS {
+                return Answer::Ok((deleted, before));
+            }
+            let named: Vec<String> = match self.manifest(&cid).await {
+                Ok(m) => m
+                    .map(|m| m.segments.into_iter().chain(m.index).collect())
+                    .unwrap_or_default(),
                 Err(e) => return Answer::Unavailable(e),
             };
-            let named: Vec<String> = named.unwrap_or_default();
-            let doomed: Vec<String> = keys.into_iter().filter(|k| !named.contains(k)).collect();
+            let doomed: Vec<String> = left.into_iter().filter(|k| !named.contains(k)).collect();
             deleted += doomed.len() as u32;
             if !doomed.is_empty() {
                 if let Err(e) = self.blobs.delete(doomed).await {

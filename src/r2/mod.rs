@@ -57,7 +57,8 @@ pub trait Blobs {
         etag: &str,
     ) -> Result<Option<String>, BlobError>;
     async fn delete(&self, keys: Vec<String>) -> Result<(), BlobError>;
-    /// Keys under `prefix`, a page at a time (R2 gives up to 1000).
+    /// Keys under `prefix`, a page at a time (R2 gives up to 1000), listed after `cursor`;
+    /// the cursor returned (`None` at the end) is the page's last key.
     async fn list(
         &self,
         prefix: &str,
