@@ -9,6 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { CarBlockIterator, CarWriter } from "@ipld/car";
+import { CID } from "multiformats/cid";
+import { sha256 } from "multiformats/hashes/sha2";
 import { startWorker, basic, USERS } from "./harness.mjs";
 
 let w, dir;
@@ -195,4 +197,38 @@ test("the hourly sweep deletes what a cut-off upload left once its hour is up", 
   assert.equal(r.outcome, "ok");
   const left = (await bucket.list({ prefix: "dag/bafkqaaa/" })).objects.map((o) => o.key);
   assert.deepEqual(left, [fresh], "the old leftover is gone, the upload still in time is kept");
+});
+
+test("the hourly collect goes past more finished uploads than one pass reads", async () => {
+  // Twelve finished uploads (their objects named, nothing to delete) before a leftover: each
+  // pass reads at most ten DAGs, and the next goes on where it stopped (it used to list the
+  // same page again, forever). The cron's clock is set two hours on: every upload's hour is up.
+  const bucket = await w.mf.getR2Bucket("CONTENT");
+  const roots = [];
+  for (let i = 0; i < 12; i++) {
+    const bytes = randomBytes(64);
+    const cid = CID.create(1, 0x55, await sha256.digest(bytes));
+    const up = await upload("alice", await carOf([cid], [{ cid, bytes }]));
+    assert.equal(up.status, 202, up.text);
+    assert.equal(up.body.status, "pinned");
+    roots.push(cid.toString());
+  }
+  const leftover = "dag/bafzzzzzzzz/s/u0000000001000-cutoff-0";
+  await bucket.put(leftover, new Uint8Array(8));
+  const kept = async () => (await Promise.all(roots.map(objects))).flat().sort();
+  const before = await kept();
+  const worker = await w.mf.getWorker();
+  const hour = (Math.floor(Date.now() / 3_600_000) + 2) * 3_600_000;
+  let passes = 0;
+  while ((await bucket.head(leftover)) !== null) {
+    assert.ok(passes < 6, "the leftover is reached within a few passes");
+    const r = await worker.scheduled({ cron: "* * * * *", scheduledTime: new Date(hour + passes * 3_600_000 + 1_000) });
+    assert.equal(r.outcome, "ok");
+    passes++;
+  }
+  assert.deepEqual(await kept(), before, "the finished uploads are whole");
+  for (const root of roots) {
+    const got = await w.call("GET", `/ipfs/${root}?format=raw`, { as: "alice" });
+    assert.equal(got.status, 200);
+  }
 });
