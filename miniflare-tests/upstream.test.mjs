@@ -22,6 +22,7 @@ class Upstream {
     const u = new Upstream();
     u.service = await setup({ token: TOKEN, loglevel: "error", delegates: MOCK_DELEGATE });
     u.calls = [];
+    u.held = [];
     await u.listen(0);
     return u;
   }
@@ -29,6 +30,14 @@ class Upstream {
   async listen(port) {
     this.server = http.createServer((req, res) => {
       this.calls.push(`${req.method} ${req.url.split("?")[0]}`);
+      if (this.holdAdds && req.method === "POST" && req.url === "/pins") {
+        // The add is done upstream, its answer kept back: the worker waits for it.
+        const end = res.end.bind(res);
+        res.end = (...args) => {
+          this.held.push(() => end(...args));
+          return res;
+        };
+      }
       this.service(req, res);
     });
     await new Promise((resolve) => this.server.listen(port, "127.0.0.1", resolve));
@@ -257,4 +266,47 @@ test("one user holds a CID at most 10 times: the 11th add is a 409 Failure", asy
   assert.equal(over.body.error.reason, "PIN_LIMIT_REACHED");
   assert.match(over.body.error.details, /^cid: /);
   assert.equal((await w.call("POST", "/pins", { as: "bob", body: { cid: c } })).status, 202, "others are not limited");
+});
+
+test("an add that dies after the upstream pinned: the sweep finds the pin and releases it", async () => {
+  // Its own worker, without the CIDs' gates (KV alone decides releases): a gate would keep
+  // the dead add's hold for 15 minutes before taking it for stopped, which real time cannot
+  // wait here. The request really dies: workerd restarts while it waits for the upstream.
+  const v = await startWorker({
+    bindings: {
+      PIN_BACKEND: "upstream",
+      UPSTREAM_URL: upstream.url,
+      UPSTREAM_TOKEN: TOKEN,
+      UPSTREAM_RELEASE_GRACE_SECONDS: "0",
+      UPSTREAM_REFRESH_SECONDS: "0",
+      UPSTREAM_RETRY_SECONDS: "0",
+    },
+    extra: { durableObjects: { USER_QUOTAS: { className: "UserQuota", useSQLite: true } } },
+  });
+  try {
+    const c = cid(77);
+    upstream.holdAdds = true;
+    const add = v.call("POST", "/pins", { as: "alice", body: { cid: c } }).catch((e) => e);
+    while (upstream.pinsOf(c).length === 0) await new Promise((r) => setTimeout(r, 10));
+    await v.rebind({ UPSTREAM_REFRESH_SECONDS: "0" }); // the add dies waiting for its answer
+    upstream.holdAdds = false;
+    for (const end of upstream.held.splice(0)) end();
+    const answered = await add;
+    assert.ok(answered instanceof Error || answered.status >= 500, `the add answered ${answered.status}`);
+    const keys = (await (await v.kv()).list()).keys.map((k) => k.name);
+    assert.ok(!keys.some((k) => k.startsWith("x/") || k.startsWith("p/alice/")), `no state, no pin object: ${keys}`);
+    assert.ok(keys.some((k) => k.startsWith(`q/`) && k.includes(c)), "the look queued before the call");
+    assert.equal(upstream.pinsOf(c).length, 1, "pinned upstream for nobody");
+
+    const worker = await v.mf.getWorker();
+    for (let run = 0; run < 8 && upstream.pinsOf(c).length > 0; run++) {
+      assert.equal((await worker.scheduled({ cron: "* * * * *" })).outcome, "ok");
+    }
+    assert.equal(upstream.pinsOf(c).length, 0, "released by the sweep");
+    const listing = await v.call("GET", "/pins?status=queued,pinning,pinned,failed", { as: "alice" });
+    assert.equal(listing.body.count, 0);
+  } finally {
+    upstream.holdAdds = false;
+    await v.dispose();
+  }
 });
