@@ -74,19 +74,20 @@ class Upstream {
 
 let upstream;
 let w;
+
+/** The worker's settings for the mock: real time in tests, so no grace, no throttle, no backoff. */
+const upstreamBindings = () => ({
+  PIN_BACKEND: "upstream",
+  UPSTREAM_URL: upstream.url,
+  UPSTREAM_TOKEN: TOKEN,
+  UPSTREAM_RELEASE_GRACE_SECONDS: "0",
+  UPSTREAM_REFRESH_SECONDS: "0",
+  UPSTREAM_RETRY_SECONDS: "0",
+});
+
 before(async () => {
   upstream = await Upstream.start();
-  w = await startWorker({
-    bindings: {
-      PIN_BACKEND: "upstream",
-      UPSTREAM_URL: upstream.url,
-      UPSTREAM_TOKEN: TOKEN,
-      // Real time in tests: no grace, no throttle, no backoff.
-      UPSTREAM_RELEASE_GRACE_SECONDS: "0",
-      UPSTREAM_REFRESH_SECONDS: "0",
-      UPSTREAM_RETRY_SECONDS: "0",
-    },
-  });
+  w = await startWorker({ bindings: upstreamBindings() });
 });
 after(async () => {
   await w.dispose();
@@ -273,14 +274,7 @@ test("an add that dies after the upstream pinned: the sweep finds the pin and re
   // the dead add's hold for 15 minutes before taking it for stopped, which real time cannot
   // wait here. The request really dies: workerd restarts while it waits for the upstream.
   const v = await startWorker({
-    bindings: {
-      PIN_BACKEND: "upstream",
-      UPSTREAM_URL: upstream.url,
-      UPSTREAM_TOKEN: TOKEN,
-      UPSTREAM_RELEASE_GRACE_SECONDS: "0",
-      UPSTREAM_REFRESH_SECONDS: "0",
-      UPSTREAM_RETRY_SECONDS: "0",
-    },
+    bindings: upstreamBindings(),
     extra: { durableObjects: { USER_QUOTAS: { className: "UserQuota", useSQLite: true } } },
   });
   try {
