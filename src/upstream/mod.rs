@@ -130,8 +130,9 @@ pub trait Upstream {
         let _ = (body, ask);
         Err(UploadError::NotKept)
     }
-    /// Deletes, over one page of the provider's objects from `cursor`, what was left by
-    /// uploads that can no longer commit it (`r2`); `(deleted, next page)`.
+    /// Deletes, over one page of the provider's objects after `cursor`, what was left by
+    /// uploads that can no longer commit it (`r2`); `(deleted, where the next pass starts)`,
+    /// `None` at the end.
     async fn collect(&self, cursor: Option<String>) -> Answer<(u32, Option<String>)> {
         let _ = cursor;
         Answer::Ok((0, None))

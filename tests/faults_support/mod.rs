@@ -297,7 +297,8 @@ impl FaultWorld {
         .map(|(k, v)| (k, v.to_owned()))
         .collect();
         let config = Config::from_env(|k| vars.get(k).cloned()).unwrap();
-        // Each world on a day of its own: pins' `created` (unique per process) stays at its clock.
+        // Each world on a day of its own: pins' `created` (unique per process) stays at its
+        // clock, as long as worlds are made and used one at a time (tests/faults.rs, `run`).
         static WORLDS: AtomicU64 = AtomicU64::new(0);
         let day = WORLDS.fetch_add(1, Ordering::SeqCst) * 86_400_000;
         let clock = Rc::new(Cell::new(1_700_000_000_000 + day));

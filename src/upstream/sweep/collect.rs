@@ -2,8 +2,10 @@
 //! that no commit will name once its hour is up (`r2::layout::UPLOAD_MS`). A step or a release
 //! of that DAG deletes them, but a DAG that nobody pinned has neither. So once an hour, in the
 //! first minute (beside `verify`), the provider goes over one page of its objects (1,000) from
-//! where the last pass stopped (`s/collect`) and deletes those (`Upstream::collect`): the
-//! whole bucket is gone over once every ⌈objects / 1,000⌉ hours.
+//! where the last pass stopped (`s/collect`) and deletes those (`Upstream::collect`), stopping
+//! sooner in a page with more DAGs to read than a pass reads: the whole bucket is gone over
+//! once every ⌈objects / 1,000⌉ hours or, where finished uploads crowd, every ⌈such DAGs /
+//! 10⌉ hours.
 //!
 //! Costs per pass: 1 KV get and at most 1 put or delete (the cursor); the provider's 1 list,
 //! and 1 get and 1 delete per DAG with leftovers (at most `r2::keeper::COLLECT_DAGS`).
