@@ -6,6 +6,7 @@ mod upstream_support;
 
 use common::cid;
 use edge_pinning::domain::status::Status;
+use edge_pinning::upstream::{Answer, Upstream, UpstreamPin};
 use serde_json::json;
 use upstream_support::{Mode, World, UP_DELEGATE};
 
@@ -264,6 +265,46 @@ fn a_refused_add_fails_the_pin_with_the_reason() {
     w.up.starts_as(&cid(1), Status::Pinned);
     let b = w.pin("bob", json!({"cid": cid(1), "name": "pinned-b"}));
     assert_eq!(b["status"], "pinned");
+}
+
+/// A provider that still lists the pins it deleted (late, or for good): the look after a
+/// release, and one after a stopped add's pin is adopted and released, must not take a pin
+/// the release deleted for a stopped add's, or it would be adopted and released round after
+/// round.
+#[test]
+fn a_provider_listing_deleted_pins_gets_each_released_once() {
+    use edge_pinning::auth::user::UserId;
+    use edge_pinning::domain::request_id::RequestId;
+    use edge_pinning::upstream::holders::CidKeys;
+    let w = World::new(false);
+    w.up.lingering.set(true);
+    let a = w.pin("alice", json!({"cid": cid(1)}));
+    w.delete("alice", &a["requestid"]);
+    // An add that stopped after the provider's add: only the provider and its look know it.
+    let up = UpstreamPin::bare(&cid(2));
+    assert!(matches!(common::block_on(w.up.add(&up)), Answer::Ok(_)));
+    let (bob, dead) = (UserId::parse("bob").unwrap(), RequestId::new(w.now(), 3));
+    let (keys, now) = (CidKeys::new(&w.kv), w.now());
+    common::block_on(keys.enqueue(&cid(2), &bob, &dead, now, now.0)).unwrap();
+    let mut reports = Vec::new();
+    for _ in 0..12 {
+        reports.push(w.sweep());
+        w.advance(120);
+    }
+    let sum = |f: fn(&edge_pinning::upstream::sweep::Report) -> u32| reports.iter().map(f).sum();
+    assert_eq!(
+        (sum(|r| r.released), sum(|r| r.adopted)),
+        (2, 1),
+        "{reports:#?}"
+    );
+    assert_eq!(
+        w.up.calls("delete"),
+        2,
+        "each pin deleted once: {:?}",
+        w.up.log.borrow()
+    );
+    assert!(w.up.pins.borrow().is_empty());
+    assert!(w.keys("q/").is_empty() && w.keys("x/").is_empty());
 }
 
 #[test]

@@ -27,6 +27,11 @@ pub struct Due {
     pub cursor: Option<String>,
     #[serde(rename = "a", default, skip_serializing_if = "Option::is_none")]
     pub after: Option<String>,
+    /// The upstream pins a release just deleted, for the look after it: a provider that still
+    /// lists them (late, or for good) must not have them adopted and released again, round
+    /// after round (`sweep::release`).
+    #[serde(rename = "g", default, skip_serializing_if = "Vec::is_empty")]
+    pub released: Vec<String>,
 }
 
 impl<'a, K: Kv> CidKeys<'a, K> {

@@ -62,6 +62,10 @@ pub struct FakeUpstream {
     pub refused_origins: RefCell<Vec<String>>,
     /// The DAG size a pinned CID is reported with (as the `r2` keeper reports it).
     pub sizes: RefCell<BTreeMap<String, u64>>,
+    /// Deleted pins stay in its listings (a provider that lists them late, or for good); a
+    /// get or delete of one is a 404.
+    pub lingering: Cell<bool>,
+    deleted: RefCell<BTreeMap<String, FakePin>>,
     next: Cell<u32>,
     clock: Rc<Cell<u64>>,
 }
@@ -77,6 +81,8 @@ impl FakeUpstream {
             starts: RefCell::default(),
             refused_origins: RefCell::default(),
             sizes: RefCell::default(),
+            lingering: Cell::new(false),
+            deleted: RefCell::default(),
             next: Cell::new(0),
             clock,
         }
@@ -224,7 +230,12 @@ impl Upstream for FakeUpstream {
             return d;
         }
         match self.pins.borrow_mut().remove(id) {
-            Some(_) => Answer::Ok(()),
+            Some(p) => {
+                if self.lingering.get() {
+                    self.deleted.borrow_mut().insert(id.to_owned(), p);
+                }
+                Answer::Ok(())
+            }
             None => Self::not_found(),
         }
     }
@@ -235,10 +246,10 @@ impl Upstream for FakeUpstream {
         if let Some(d) = self.down() {
             return d;
         }
+        let (pins, deleted) = (self.pins.borrow(), self.deleted.borrow());
         Answer::Ok(
-            self.pins
-                .borrow()
-                .iter()
+            pins.iter()
+                .chain(deleted.iter())
                 .filter(|(_, p)| p.cid == cid && p.created < before.0)
                 .map(|(id, p)| self.answer(id, p))
                 .collect(),

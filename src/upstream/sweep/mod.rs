@@ -205,7 +205,7 @@ impl<'a, K: Kv, U: Upstream> Sweep<'a, K, U> {
         let (holders, more) = self.keys().holders(cid, due.cursor.clone()).await?;
         let resuming = due.cursor.is_some() || due.after.is_some();
         if holders.is_empty() && more.is_none() && !resuming {
-            return self.unheld(cid, state).await;
+            return self.unheld(cid, state, &due.released).await;
         }
         self.held(cid, state, holders, more, due).await
     }

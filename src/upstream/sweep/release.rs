@@ -28,9 +28,14 @@ use crate::upstream::{ask, Answer, Upstream, UpstreamPin};
 const SKEW_MS: u64 = 60_000;
 
 impl<K: Kv, U: Upstream> Sweep<'_, K, U> {
-    pub(super) async fn unheld(&self, cid: &str, known: Option<CidState>) -> Result<Next, KvError> {
+    pub(super) async fn unheld(
+        &self,
+        cid: &str,
+        known: Option<CidState>,
+        released: &[String],
+    ) -> Result<Next, KvError> {
         let Some(mut state) = known else {
-            return self.adopt(cid).await;
+            return self.adopt(cid, released).await;
         };
         match state.releasing {
             None => {
@@ -51,8 +56,9 @@ impl<K: Kv, U: Upstream> Sweep<'_, K, U> {
     /// and its pin) leaves a pin only the provider knows; the look its entry asks for (queued
     /// before the call) ends here. So the provider is asked: what it keeps of the CID gets a
     /// state with a release mark, released as any unheld CID is (a holder arriving meanwhile
-    /// is seen or sees the mark, as for any mark).
-    async fn adopt(&self, cid: &str) -> Result<Next, KvError> {
+    /// is seen or sees the mark, as for any mark). Pins the release before this look deleted
+    /// (`released`) are not taken again should the provider still list them.
+    async fn adopt(&self, cid: &str, released: &[String]) -> Result<Next, KvError> {
         if self.calls_left() == 0 {
             return Ok(self.at(self.now.0));
         }
@@ -65,7 +71,7 @@ impl<K: Kv, U: Upstream> Sweep<'_, K, U> {
                 return Ok(self.at(self.now.0 + self.settings.retry_secs * 1000))
             }
         };
-        let Some(pin) = found.into_iter().next() else {
+        let Some(pin) = found.into_iter().find(|p| !released.contains(&p.requestid)) else {
             return Ok(Next::Done);
         };
         let mut state = CidState::pending();
@@ -114,7 +120,9 @@ impl<K: Kv, U: Upstream> Sweep<'_, K, U> {
         }
         let before = Millis(mark.saturating_sub(SKEW_MS));
         match self.up.list_by_cid(cid, before).await {
-            Answer::Ok(duplicates) => {
+            Answer::Ok(mut duplicates) => {
+                // A provider may still list the pin just deleted.
+                duplicates.retain(|d| !gone.contains(&d.requestid));
                 for dup in duplicates {
                     if self.calls_left() == 0 || !room(self) {
                         return self.out_of_lease(cid, state, lease).await;
@@ -198,7 +206,11 @@ impl<K: Kv, U: Upstream> Sweep<'_, K, U> {
     async fn rescue(&self, cid: &str, gone: &[String], arrived: bool) -> Result<Next, KvError> {
         let (holders, _) = self.keys().holders(cid, None).await?;
         if holders.is_empty() && !arrived {
-            return Ok(self.at(self.now.0 + self.grace_ms()));
+            return Ok(Next::Later(Due {
+                at: self.now.0 + self.grace_ms(),
+                released: remembered(gone),
+                ..Due::default()
+            }));
         }
         let fresh = self.keys().state(cid).await?;
         let pinned_again = fresh
@@ -223,5 +235,47 @@ impl<K: Kv, U: Upstream> Sweep<'_, K, U> {
         self.keys().put_state(cid, &state).await?;
         // The next look mirrors the new state into the holders' pin objects.
         Ok(self.at(self.now.0))
+    }
+}
+
+/// Bytes of upstream ids a queue entry remembers, within KV's 1024 bytes of metadata. A
+/// release deletes one pin as a rule; ids past this are not remembered, and a provider that
+/// kept listing those too would have them adopted and released again at each look after.
+const REMEMBERED_BYTES: usize = 512;
+
+fn remembered(gone: &[String]) -> Vec<String> {
+    let mut room = REMEMBERED_BYTES;
+    gone.iter()
+        .take_while(|id| match room.checked_sub(id.len() + 3) {
+            Some(left) => {
+                room = left;
+                true
+            }
+            None => false,
+        })
+        .cloned()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_a_queue_entry_remembers_fits_its_metadata() {
+        let one = vec!["QmUpstreamPinId".to_owned()];
+        assert_eq!(remembered(&one), one);
+        let many: Vec<String> = (0..40).map(|i| format!("{i:0>60}")).collect();
+        let kept = remembered(&many);
+        assert_eq!(kept[..], many[..kept.len()], "the first ones, in order");
+        let due = Due {
+            at: u64::MAX,
+            user: Some("u".repeat(64)),
+            released: kept,
+            ..Due::default()
+        };
+        let meta = serde_json::to_string(&due).unwrap();
+        assert!(meta.len() < 1024 - 256, "{} bytes", meta.len());
+        assert!(remembered(&["x".repeat(600)]).is_empty());
     }
 }
