@@ -12,6 +12,7 @@ use crate::limits::{self, Bucket, Limiter};
 use crate::pins::{api as pins_api, service::PinService};
 use crate::quota::{self, Daily, QuotaCall};
 use crate::store::kv::{Counting, Kv};
+use crate::store::paced::Paced;
 use crate::tokens::{api as tokens_api, service::TokenService};
 use crate::upstream::{NoUpstream, Upstream, Upstreaming};
 
@@ -35,7 +36,7 @@ pub async fn handle_with<K: Kv, L: Limiter, U: Upstream, B: RequestBody>(
     config: Result<&Config, &str>,
     now: Millis,
 ) -> Reply {
-    let kv = Counting::new(kv);
+    let kv = Counting::new(Paced::new(kv));
     let reply = match dispatch(&mut req, &kv, limiter, upstream, config, now).await {
         Ok(reply) => reply,
         Err(e) => {

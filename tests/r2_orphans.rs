@@ -7,9 +7,8 @@
 mod common;
 mod r2_support;
 
-use common::{block_on, MemoryKv, DELEGATE};
+use common::{block_on, MemoryKv};
 use edge_pinning::auth::user::UserId;
-use edge_pinning::config::Config;
 use edge_pinning::domain::{request_id::RequestId, timestamp::Millis};
 use edge_pinning::quota::claims::Claims;
 use edge_pinning::r2::keeper::Keeper;
@@ -50,17 +49,7 @@ fn sweeps(blobs: &MemBlobs, kv: &MemoryKv, minutes: u64) -> Vec<Report> {
 
 /// Sweeps at `T0` plus each of minutes `after + 1 ..= until`.
 fn sweeps_from(blobs: &MemBlobs, kv: &MemoryKv, after: u64, until: u64) -> Vec<Report> {
-    let config = Config::from_env(|k| {
-        let v = match k {
-            "USERS" => r#"{"alice":"alice-pw"}"#,
-            "PIN_BACKEND" => "r2",
-            "JWT_SECRET" => "test-secret-0123456789",
-            "DELEGATES" => DELEGATE,
-            _ => return None,
-        };
-        Some(v.to_owned())
-    })
-    .unwrap();
+    let config = r2_support::r2_config();
     let settings = config.upstream.as_ref().unwrap();
     (after + 1..=until)
         .map(|m| {

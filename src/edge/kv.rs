@@ -145,6 +145,10 @@ impl Kv for WorkersKv {
     fn clock(&self) -> Option<Millis> {
         Some(super::now())
     }
+
+    async fn pause(&self, ms: u64) {
+        worker::Delay::from(std::time::Duration::from_millis(ms)).await
+    }
 }
 
 /// A list's result, read in one crossing (`flat`). A field with a line break cannot be told

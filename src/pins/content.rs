@@ -156,16 +156,18 @@ impl<B: RequestBody, K> Chunks for Stream<'_, B, K> {
 }
 
 impl<B: RequestBody, K: Kv> Sender for Stream<'_, B, K> {
-    /// The entry the pin's add queues (the same key), queued before the commit, and due once
-    /// the commit and the add are surely over: a look before the commit would find nothing
-    /// kept and drop the entry, one between the commit and the pin's holder would mark a DAG
-    /// about to be held (harmless, but a wasted release's look). The add, should it run,
-    /// puts the entry again as it always does.
+    /// A look at the root, queued before the commit, and due once the commit and the add are
+    /// surely over: a look before the commit would find nothing kept and drop the entry, one
+    /// between the commit and the pin's holder would mark a DAG about to be held (harmless,
+    /// but a wasted release's look). The add, should it run, queues its own as it always
+    /// does: this one is enqueued at the commit's time, after the request's, so the two are
+    /// two keys (KV takes one write a second to a key, `store::paced`).
     async fn committing(&mut self, root: &cid::Cid, at: u64) -> Result<(), String> {
         let root = Cid::parse(&root.to_string()).map_err(|e| e.to_string())?;
-        let (now, user, due) = (self.now, self.user, at + KV_PROPAGATION_MS);
+        let (user, due) = (self.user, at + KV_PROPAGATION_MS);
+        let enqueued = Millis(at.max(self.now.0 + 1));
         self.looks
-            .enqueue(root.canonical(), user, self.id, now, due)
+            .enqueue(root.canonical(), user, self.id, enqueued, due)
             .await
             .map_err(|e| e.0)
     }

@@ -1,5 +1,6 @@
 //! The four Workers KV operations the service uses, as a trait: the edge implements it on the
-//! real binding, native tests on a map, and `Counting` wraps either to measure what a request costs.
+//! real binding, native tests on a map; `Paced` wraps either to keep to KV's per-key write rate,
+//! and `Counting` wraps that to measure what a request costs.
 
 use crate::domain::timestamp::Millis;
 use serde_json::Value;
@@ -51,6 +52,9 @@ pub trait Kv {
     fn clock(&self) -> Option<Millis> {
         None
     }
+    /// Waits `ms` (`Paced` spaces writes to one key by this); a store that takes every write
+    /// at once need not.
+    async fn pause(&self, _ms: u64) {}
 }
 
 /// Counts the operations a request performs (reported in `x-kv-ops` when debugging is on).
@@ -113,5 +117,8 @@ impl<K: Kv> Kv for Counting<K> {
     }
     fn clock(&self) -> Option<Millis> {
         self.inner.clock()
+    }
+    async fn pause(&self, ms: u64) {
+        self.inner.pause(ms).await
     }
 }

@@ -6,6 +6,7 @@ pub mod keys;
 pub mod kv;
 mod listing;
 pub mod names;
+pub mod paced;
 pub mod pins;
 pub mod record;
 pub mod repair;

@@ -9,7 +9,7 @@ use edge_pinning::http::{body::RequestBody, HttpRequest, Reply};
 use edge_pinning::limits::{Limiter, Unlimited};
 use edge_pinning::store::kv::{Kv, KvError, ListPage, ListedKey};
 use serde_json::Value;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::pin;
@@ -21,6 +21,18 @@ pub struct MemoryKv {
     pub map: Rc<RefCell<BTreeMap<String, (String, Value)>>>,
     /// Keys per `list` page (Workers KV: 1000); smaller here to exercise cursors.
     pub page: usize,
+    /// Workers KV's rule of one write per key per second, when set.
+    pub rate: Option<Rc<WriteRate>>,
+}
+
+/// One write (put or delete) per key per second of `clock`, as Workers KV answers a faster
+/// one: `429 Too Many Requests`. `pause` moves the clock on; what was waited and refused is
+/// counted.
+pub struct WriteRate {
+    pub clock: Rc<Cell<u64>>,
+    last: RefCell<BTreeMap<String, u64>>,
+    pub waits: Cell<u32>,
+    pub refused: Cell<u32>,
 }
 
 impl MemoryKv {
@@ -28,7 +40,36 @@ impl MemoryKv {
         MemoryKv {
             map: Rc::default(),
             page,
+            rate: None,
         }
+    }
+
+    /// A KV that keeps to Workers KV's per-key write rate, timed by `clock`.
+    pub fn with_rate(page: usize, clock: Rc<Cell<u64>>) -> Self {
+        let rate = WriteRate {
+            clock,
+            last: RefCell::default(),
+            waits: Cell::new(0),
+            refused: Cell::new(0),
+        };
+        MemoryKv {
+            rate: Some(Rc::new(rate)),
+            ..MemoryKv::new(page)
+        }
+    }
+
+    fn write(&self, key: &str, op: &str) -> Result<(), KvError> {
+        let Some(rate) = &self.rate else {
+            return Ok(());
+        };
+        let now = rate.clock.get();
+        let mut last = rate.last.borrow_mut();
+        if last.get(key).is_some_and(|t| now < t + 1000) {
+            rate.refused.set(rate.refused.get() + 1);
+            return Err(KvError(format!("KV {op} failed: 429 Too Many Requests")));
+        }
+        last.insert(key.to_owned(), now);
+        Ok(())
     }
 }
 
@@ -47,12 +88,14 @@ impl Kv for MemoryKv {
             metadata.to_string().len() <= 1024,
             "KV refuses metadata over 1024 bytes"
         );
+        self.write(key, "PUT")?;
         self.map
             .borrow_mut()
             .insert(key.to_owned(), (value.to_owned(), metadata.clone()));
         Ok(())
     }
     async fn delete(&self, key: &str) -> Result<(), KvError> {
+        self.write(key, "DELETE")?;
         self.map.borrow_mut().remove(key);
         Ok(())
     }
@@ -79,6 +122,15 @@ impl Kv for MemoryKv {
         keys.truncate(page);
         let cursor = more.then(|| keys.last().unwrap().name.clone());
         Ok(ListPage { keys, cursor })
+    }
+    fn clock(&self) -> Option<Millis> {
+        self.rate.as_ref().map(|r| Millis(r.clock.get()))
+    }
+    async fn pause(&self, ms: u64) {
+        if let Some(rate) = &self.rate {
+            rate.waits.set(rate.waits.get() + 1);
+            rate.clock.set(rate.clock.get() + ms);
+        }
     }
 }
 

@@ -1,8 +1,10 @@
 //! In-memory R2, a scripted trustless gateway and a job recorder for the `r2` backend's tests.
 #![allow(dead_code)]
 
+use crate::common::DELEGATE;
 use cid::multihash::Multihash;
 use cid::Cid;
+use edge_pinning::config::Config;
 use edge_pinning::ipld::car::{write, CarItem, CarReader};
 use edge_pinning::r2::{Blob, BlobError, Blobs, Chunks, Jobs, R2Settings, Sender, Web, WebAnswer};
 use sha2::{Digest, Sha256};
@@ -379,4 +381,19 @@ pub fn car_of(roots: &[Cid], blocks: &[(Cid, Vec<u8>)]) -> Vec<u8> {
         car.extend_from_slice(&write::block_section(c, b));
     }
     car
+}
+
+/// The settings of a deployment with the `r2` backend and one user, `alice`.
+pub fn r2_config() -> Config {
+    Config::from_env(|k| {
+        let v = match k {
+            "USERS" => r#"{"alice":"alice-pw"}"#,
+            "PIN_BACKEND" => "r2",
+            "JWT_SECRET" => "test-secret-0123456789",
+            "DELEGATES" => DELEGATE,
+            _ => return None,
+        };
+        Some(v.to_owned())
+    })
+    .unwrap()
 }

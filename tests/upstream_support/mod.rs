@@ -315,6 +315,12 @@ impl Kv for YieldingKv {
         yield_now().await;
         self.0.list(prefix, cursor, limit).await
     }
+    fn clock(&self) -> Option<Millis> {
+        self.0.clock()
+    }
+    async fn pause(&self, ms: u64) {
+        self.0.pause(ms).await
+    }
 }
 
 pub fn yield_now() -> impl Future<Output = ()> {
@@ -421,6 +427,16 @@ impl World {
     /// `page`: KV list page size; `settings`: extra vars (e.g. a smaller sweep budget).
     pub fn with(by_cid: bool, page: usize, settings: &[(&str, &str)]) -> World {
         World::with_users(by_cid, page, settings, &["alice", "bob", "carol"])
+    }
+
+    /// As `new`, over a KV that keeps to Workers KV's one write per key per second, timed by
+    /// the world's clock (`common::WriteRate`).
+    pub fn rated(by_cid: bool) -> World {
+        let w = World::new(by_cid);
+        World {
+            kv: YieldingKv(MemoryKv::with_rate(1000, w.clock.clone())),
+            ..w
+        }
     }
 
     /// As `with`, with these users (each user's password is `{user}-pw`).

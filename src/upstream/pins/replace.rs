@@ -104,10 +104,18 @@ impl<K: Kv, U: Upstream> UpstreamPins<'_, K, U> {
         // sweep look at it, and the mark makes that look ask the upstream (a marked state is
         // never trusted as pinned) and re-add it. Without the mark the look trusted the old
         // `pinned` and the CID stayed unpinned (tests/faults.rs stops a replace at each step).
+        // Named after the new pin: the old pin's delete queues its own entry of the old CID,
+        // which must be another key (KV takes one write a second to a key, `store::paced`).
         self.keys()
-            .enqueue(x.canonical(), self.user, old_id, now, now.0)
+            .enqueue(x.canonical(), self.user, new_id, now, now.0)
             .await?;
+        // Without the upstream pin's id: once replaced, the provider may give that id to the
+        // new CID's pin, and no release of the old CID must ever unpin it. This state is the
+        // old CID's last write here (a second would wait out KV's second, `store::paced`):
+        // the sweep releases it as any marked CID, finding what the provider still keeps of
+        // it by listing, and a stopped request's old pin object gets it added again.
         marked.releasing = Some(now.0);
+        marked.upstream_id = None;
         self.keys().put_state(x.canonical(), &marked).await?;
         let y = pin.cid.canonical();
         // And one for the new CID, before the call as an add's (`admit`): a look at it finds
@@ -134,9 +142,9 @@ impl<K: Kv, U: Upstream> UpstreamPins<'_, K, U> {
         Ok(Some(state))
     }
 
-    /// The old CID is gone upstream. Forget its state, then look for a holder that arrived
+    /// The old CID is gone upstream, its state marked: look for a holder that arrived
     /// meanwhile (the gate says so; without gates, KV's listing may): its add may have
-    /// mirrored the state we just dropped, or been fenced, so pin the CID again.
+    /// mirrored the state before our mark, or been fenced, so pin the CID again.
     async fn after_upstream_replace(
         &self,
         x: &Cid,
@@ -145,7 +153,6 @@ impl<K: Kv, U: Upstream> UpstreamPins<'_, K, U> {
         now: Millis,
     ) -> Result<(), KvError> {
         let x = x.canonical();
-        self.keys().drop_state(x).await?;
         let (holders, _) = self.keys().holders(x, None).await?;
         let others = holders
             .iter()
@@ -161,10 +168,8 @@ impl<K: Kv, U: Upstream> UpstreamPins<'_, K, U> {
                 self.settings.retry_secs,
             )
             .await;
+            // The look queued before the call follows this state up.
             self.keys().put_state(x, &state).await?;
-            self.keys()
-                .enqueue(x, self.user, old_id, now, now.0)
-                .await?;
         }
         Ok(())
     }

@@ -25,6 +25,7 @@ use crate::config::UpstreamSettings;
 use crate::domain::timestamp::Millis;
 use crate::quota::claims::Claims;
 use crate::store::kv::{Counting, Kv, KvError};
+use crate::store::paced::Paced;
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::fmt;
@@ -95,7 +96,7 @@ pub async fn run<K: Kv, U: Upstream>(
     settings: &UpstreamSettings,
     now: Millis,
 ) -> Result<Report, KvError> {
-    let kv = Counting::new(kv);
+    let kv = Counting::new(Paced::new(kv));
     let sweep = Sweep {
         kv: &kv,
         up,
@@ -125,7 +126,7 @@ pub async fn run<K: Kv, U: Upstream>(
 }
 
 struct Sweep<'a, K, U> {
-    kv: &'a Counting<K>,
+    kv: &'a Counting<Paced<K>>,
     up: &'a Counted<U>,
     gates: &'a Gates<'a>,
     claims: &'a Claims<'a>,
@@ -141,7 +142,7 @@ struct Sweep<'a, K, U> {
 }
 
 impl<'a, K: Kv, U: Upstream> Sweep<'a, K, U> {
-    fn keys(&self) -> CidKeys<'a, Counting<K>> {
+    fn keys(&self) -> CidKeys<'a, Counting<Paced<K>>> {
         CidKeys::new(self.kv)
     }
 

@@ -1,0 +1,199 @@
+//! Workers KV's one write per key per second (`store::paced`), over a KV that answers a faster
+//! write with `429 Too Many Requests` as Workers KV does (`common::WriteRate`; the local
+//! runtime never does). The paths Kubo and the WebUI use every day write no key twice within
+//! a second, so they never wait; the rare paths that do wait out the second instead of failing;
+//! a write another request just made is tried again.
+
+mod common;
+mod r2_support;
+mod upstream_support;
+
+use common::{basic, block_on, cid, MemoryKv};
+use edge_pinning::domain::timestamp::Millis;
+use edge_pinning::http::HttpRequest;
+use edge_pinning::limits::Unlimited;
+use edge_pinning::quota::claims::Claims;
+use edge_pinning::r2::keeper::Keeper;
+use edge_pinning::store::kv::{Kv, KvError, ListPage};
+use edge_pinning::store::paced::Paced;
+use edge_pinning::upstream::gate::Gates;
+use edge_pinning::upstream::{Counted, Throttle, Upstreaming};
+use r2_support::{fixture, MemBlobs, Started};
+use serde_json::{json, Value};
+use std::cell::Cell;
+use std::rc::Rc;
+use upstream_support::World;
+
+const T0: u64 = 1_700_000_000_000;
+
+fn rate(w: &World) -> (u32, u32) {
+    let r = w.kv.0.rate.as_ref().unwrap();
+    (r.waits.get(), r.refused.get())
+}
+
+/// What Kubo's MFS policy, `pin remote add/ls/rm` and the WebUI send, a couple of seconds
+/// apart as a client sends them, with the sweep running: adds, the policy's lookup and its
+/// replaces (the provider's own replace while the old CID is the pin's alone, add-then-release
+/// while another user holds it), reads, listings, a CID two users share, deletes and the
+/// release that follows. Not one write waits, and KV refuses none.
+#[test]
+fn the_everyday_requests_write_no_key_twice_a_second() {
+    for gated in [false, true] {
+        let w = World::rated(false);
+        w.gated.set(gated);
+        let step = || w.advance(2);
+        let mfs = "policy/12D3KooWPeer/mfs";
+        let a = w.pin("alice", json!({"cid": cid(1), "name": mfs}));
+        step();
+        let q = format!("/pins?name={mfs}&status=queued,pinning,pinned,failed");
+        assert_eq!(w.call("alice", "GET", &q, "").body["count"], 1);
+        step();
+        // The CID is this pin's alone: the provider's replace.
+        let replace = |id: &Value, c: u32| {
+            let target = format!("/pins/{}", id.as_str().unwrap());
+            let body = json!({"cid": cid(c), "name": mfs}).to_string();
+            let r = w.call("alice", "POST", &target, &body);
+            assert_eq!(r.status, 202, "{}", r.body);
+            r.body["requestid"].clone()
+        };
+        let b = replace(&a["requestid"], 2);
+        step();
+        let bob = w.pin("bob", json!({"cid": cid(2)}));
+        step();
+        // Bob holds it too: add the new CID, release the old through the sweep.
+        let c = replace(&b, 3);
+        step();
+        assert_eq!(w.get("alice", &c).status, 200);
+        step();
+        for q in [
+            "/pins",
+            "/pins?status=pinned",
+            &format!("/pins?cid={}", cid(3)),
+        ] {
+            assert_eq!(w.call("alice", "GET", q, "").status, 200);
+            step();
+        }
+        w.up.set_status(&cid(3), edge_pinning::domain::status::Status::Pinned);
+        for _ in 0..3 {
+            w.sweep();
+            w.advance(61);
+        }
+        assert_eq!(w.delete("alice", &c), 202);
+        step();
+        assert_eq!(w.delete("bob", &bob["requestid"]), 202);
+        for _ in 0..8 {
+            w.sweep();
+            w.advance(61);
+        }
+        assert!(w.up.pins.borrow().is_empty(), "released: {:?}", w.up.log);
+        assert_eq!(rate(&w), (0, 0), "gated: {gated}");
+    }
+}
+
+/// An upload (`POST /car`, the `r2` backend) queues its look before the commit and its pin's
+/// add queues one too: two entries, two keys.
+#[test]
+fn an_upload_writes_no_key_twice_a_second() {
+    let clock = Rc::new(Cell::new(T0));
+    let kv = MemoryKv::with_rate(1000, clock.clone());
+    let config = r2_support::r2_config();
+    let blobs = MemBlobs::default();
+    let keeper = Counted::new(Keeper {
+        blobs: &blobs,
+        jobs: Started::default(),
+        now: Millis(T0),
+        clock: || Millis(T0),
+    });
+    let (throttle, gates, claims) = (Throttle::default(), Gates::none(), Claims::none());
+    let up = Upstreaming {
+        client: &keeper,
+        throttle: &throttle,
+        gates: &gates,
+        claims: &claims,
+    };
+    let req = HttpRequest {
+        method: "POST".into(),
+        path: "/car".into(),
+        query: "name=site".into(),
+        authorization: Some(basic("alice")),
+        client_ip: Some("192.0.2.1".into()),
+        body: fixture("dir.car"),
+    };
+    let config = Ok(&config);
+    let reply =
+        edge_pinning::app::handle_with(req, kv.clone(), &Unlimited, Some(&up), config, Millis(T0));
+    let reply = block_on(reply);
+    assert_eq!(reply.status, 202, "{:?}", reply.body);
+    let queued = kv
+        .map
+        .borrow()
+        .keys()
+        .filter(|k| k.starts_with("q/"))
+        .count();
+    assert_eq!(queued, 2, "the upload's look and the add's");
+    let r = kv.rate.as_ref().unwrap();
+    assert_eq!((r.waits.get(), r.refused.get()), (0, 0));
+}
+
+/// A pin the provider refuses for its origins drops the holder its add wrote a moment before:
+/// the delete waits out the second rather than fail the request.
+#[test]
+fn a_rare_rewrite_waits_out_the_second() {
+    let w = World::rated(false);
+    w.up.refused_origins.borrow_mut().push("/ip4/10.".into());
+    let origin = "/ip4/10.0.0.1/tcp/4001/p2p/QmNnooDu7bfjPFoTZYxMNLWUQJyrVwtbZg5gBMjTezGAJN";
+    let before = w.now().0;
+    let a = w.pin("alice", json!({"cid": cid(1), "origins": [origin]}));
+    assert_eq!(a["status"], "failed", "{a}");
+    let (waits, refused) = rate(&w);
+    assert_eq!((waits, refused), (1, 0));
+    assert!(w.now().0 >= before + 1000, "it waited a second");
+}
+
+/// A KV that refuses every write for its rate.
+struct Refusing(Rc<Cell<u32>>);
+
+impl Kv for Refusing {
+    async fn get(&self, _: &str) -> Result<Option<String>, KvError> {
+        Ok(None)
+    }
+    async fn put(&self, _: &str, _: &str, _: &Value, _: Option<u64>) -> Result<(), KvError> {
+        self.0.set(self.0.get() + 1);
+        Err(KvError("KV PUT failed: 429 Too Many Requests".into()))
+    }
+    async fn delete(&self, _: &str) -> Result<(), KvError> {
+        Ok(())
+    }
+    async fn list(&self, _: &str, _: Option<String>, _: u32) -> Result<ListPage, KvError> {
+        Ok(ListPage {
+            keys: Vec::new(),
+            cursor: None,
+        })
+    }
+}
+
+/// Another request's write of the key a moment before: refused once, written after a second.
+/// A key KV keeps refusing: three tries, then the error.
+#[test]
+fn a_write_refused_for_its_rate_is_tried_again_then_given_up() {
+    let clock = Rc::new(Cell::new(T0));
+    let kv = MemoryKv::with_rate(1000, clock.clone());
+    let (first, second) = (Paced::new(kv.clone()), Paced::new(kv.clone()));
+    block_on(first.put("x/k", "1", &json!({}), None)).unwrap();
+    block_on(second.put("x/k", "2", &json!({}), None)).unwrap();
+    let r = kv.rate.as_ref().unwrap();
+    assert_eq!(
+        (r.refused.get(), second.waited(), first.waited()),
+        (1, 1, 0)
+    );
+    assert_eq!(block_on(kv.get("x/k")).unwrap().as_deref(), Some("2"));
+    // The same request writing the key again waits first, and KV refuses nothing.
+    block_on(second.delete("x/k")).unwrap();
+    assert_eq!((r.refused.get(), second.waited()), (1, 2));
+
+    let tries = Rc::new(Cell::new(0));
+    let refusing = Paced::new(Refusing(tries.clone()));
+    let e = block_on(refusing.put("x/k", "1", &json!({}), None)).unwrap_err();
+    assert!(e.0.contains("429"));
+    assert_eq!((tries.get(), refusing.waited()), (3, 2));
+}
