@@ -8,7 +8,7 @@ mod common;
 mod r2_support;
 mod upstream_support;
 
-use common::{basic, block_on, cid, MemoryKv};
+use common::{basic, block_on, cid, Client, MemoryKv};
 use edge_pinning::domain::timestamp::Millis;
 use edge_pinning::http::HttpRequest;
 use edge_pinning::limits::Unlimited;
@@ -88,6 +88,51 @@ fn the_everyday_requests_write_no_key_twice_a_second() {
         assert!(w.up.pins.borrow().is_empty(), "released: {:?}", w.up.log);
         assert_eq!(rate(&w), (0, 0), "gated: {gated}");
     }
+}
+
+/// The same with the `instant` backend (the default), and access tokens: issued, used,
+/// listed, revoked.
+#[test]
+fn the_everyday_requests_of_the_default_backend_write_no_key_twice_a_second() {
+    let clock = Rc::new(Cell::new(T0));
+    let mut c = Client {
+        kv: MemoryKv::with_rate(1000, clock.clone()),
+        ..Client::new("instant", 1000)
+    };
+    let step = |c: &mut Client| {
+        clock.set(clock.get() + 2000);
+        c.now = clock.get();
+    };
+    let mfs = "policy/12D3KooWPeer/mfs";
+    let a = c.pin("alice", json!({"cid": cid(1), "name": mfs}));
+    step(&mut c);
+    c.pin("alice", json!({"cid": cid(2)}));
+    step(&mut c);
+    let q = format!("/pins?name={mfs}&status=queued,pinning,pinned,failed");
+    for target in [q.as_str(), "/pins", "/pins?status=pinned&limit=1"] {
+        assert_eq!(c.call("alice", "GET", target, "").status, 200);
+        step(&mut c);
+    }
+    let target = format!("/pins/{}", a["requestid"].as_str().unwrap());
+    let body = json!({"cid": cid(3), "name": mfs}).to_string();
+    let b = c.call("alice", "POST", &target, &body);
+    assert_eq!(b.status, 202, "{}", b.body);
+    step(&mut c);
+    let target = format!("/pins/{}", b.body["requestid"].as_str().unwrap());
+    assert_eq!(c.call("alice", "GET", &target, "").status, 200);
+    step(&mut c);
+    assert_eq!(c.call("alice", "DELETE", &target, "").status, 202);
+    step(&mut c);
+    let t = c.call("alice", "POST", "/token", r#"{"label":"laptop"}"#);
+    assert_eq!(t.status, 200, "{}", t.body);
+    step(&mut c);
+    let bearer = format!("Bearer {}", t.body["token"].as_str().unwrap());
+    assert_eq!(c.call_as(&bearer, "GET", "/tokens", "").status, 200);
+    step(&mut c);
+    let revoke = format!("/tokens/{}", t.body["id"].as_str().unwrap());
+    assert!(c.call("alice", "DELETE", &revoke, "").status < 300);
+    let r = c.kv.rate.as_ref().unwrap();
+    assert_eq!((r.waits.get(), r.refused.get()), (0, 0));
 }
 
 /// An upload (`POST /car`, the `r2` backend) queues its look before the commit and its pin's
