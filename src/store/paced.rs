@@ -20,6 +20,7 @@ use super::kv::{Kv, KvError, ListPage};
 use crate::domain::timestamp::Millis;
 use serde_json::Value;
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::future::Future;
 
 /// KV's spacing of writes to one key, with a margin for the two clocks.
@@ -29,8 +30,9 @@ const BACKOFF_MS: [u64; 2] = [1_000, 2_000];
 
 pub struct Paced<K> {
     inner: K,
-    /// Keys written so far, with the time of the write when the store has a clock.
-    written: RefCell<Vec<(String, Option<Millis>)>>,
+    /// Keys written so far, with the time of the write when the store has a clock (a map: a
+    /// cron run writes hundreds).
+    written: RefCell<HashMap<String, Option<Millis>>>,
     waited: Cell<u32>,
 }
 
@@ -55,13 +57,7 @@ impl<K: Kv> Paced<K> {
 
     /// Before a write of `key`: waits out the second since this request last wrote it.
     async fn space(&self, key: &str) {
-        let last = self
-            .written
-            .borrow()
-            .iter()
-            .rev()
-            .find(|(k, _)| k == key)
-            .map(|(_, at)| *at);
+        let last = self.written.borrow().get(key).copied();
         let Some(at) = last else { return };
         let since = match (at, self.inner.clock()) {
             (Some(at), Some(now)) => now.0.saturating_sub(at.0),
@@ -97,11 +93,7 @@ impl<K: Kv> Paced<K> {
 
     fn wrote(&self, key: &str) {
         let at = self.inner.clock();
-        let mut written = self.written.borrow_mut();
-        match written.iter_mut().find(|(k, _)| k == key) {
-            Some(entry) => entry.1 = at,
-            None => written.push((key.to_owned(), at)),
-        }
+        self.written.borrow_mut().insert(key.to_owned(), at);
     }
 }
 
