@@ -1,5 +1,6 @@
 //! The one place where a failure becomes a spec `Failure` (status code, reason, details).
 
+use crate::store::{kv::KvError, paced::rate_limited};
 use std::fmt;
 
 /// Every way a request can fail. Handlers return these; `http::reply` renders them.
@@ -29,6 +30,17 @@ pub enum ApiError {
     TooManyRequests(String, u32),
     /// 500: our fault or our configuration's; details are for the operator's logs too.
     Internal(String),
+}
+
+/// A KV call that failed. KV's refusal of a key written within the second, still refused
+/// after `Paced`'s tries again, is the client's to retry (a pin added and replaced or deleted
+/// at once): 429 with a second to wait, not the service's fault.
+pub fn storage(e: KvError) -> ApiError {
+    if rate_limited(&e) {
+        let why = "the same pin was written a moment ago; try again in a second";
+        return ApiError::TooManyRequests(why.into(), 1);
+    }
+    ApiError::Internal(format!("storage error: {}", e.0))
 }
 
 impl ApiError {

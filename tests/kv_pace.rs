@@ -196,6 +196,7 @@ fn a_rare_rewrite_waits_out_the_second() {
 }
 
 /// A KV that refuses every write for its rate.
+#[derive(Clone)]
 struct Refusing(Rc<Cell<u32>>);
 
 impl Kv for Refusing {
@@ -241,4 +242,29 @@ fn a_write_refused_for_its_rate_is_tried_again_then_given_up() {
     let e = block_on(refusing.put("x/k", "1", &json!({}), None)).unwrap_err();
     assert!(e.0.contains("429"));
     assert_eq!((tries.get(), refusing.waited()), (3, 2));
+}
+
+/// Still refused after the tries again: the client is told to retry in a second, as the spec's
+/// 429 Failure, never a 500.
+#[test]
+fn a_write_still_refused_is_a_429_for_the_client() {
+    let config = common::config("instant");
+    let req = common::request(
+        &basic("alice"),
+        "POST",
+        "/pins",
+        json!({"cid": cid(1)}).to_string().into_bytes(),
+    );
+    let kv = Refusing(Rc::new(Cell::new(0)));
+    let reply = block_on(edge_pinning::app::handle(
+        req,
+        kv,
+        &Unlimited,
+        Ok(&config),
+        Millis(T0),
+    ));
+    assert_eq!(reply.status, 429, "{:?}", reply.body);
+    assert_eq!(reply.header("retry-after"), Some("1"));
+    let body: Value = serde_json::from_str(reply.body.as_deref().unwrap()).unwrap();
+    assert_eq!(body["error"]["reason"], "TOO_MANY_REQUESTS");
 }

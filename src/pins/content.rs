@@ -2,12 +2,12 @@
 //! the bytes a user keeps (`GET /usage`). Other backends keep no content: both are 404 there.
 
 use super::model::{PinStatus, UsageReport};
-use super::service::{self, storage, PinService};
+use super::service::{self, PinService};
 use crate::auth::user::UserId;
 use crate::config::Provider;
 use crate::domain::{cid::Cid, origins::Origins, pin::Pin, timestamp::Millis};
 use crate::domain::{request_id::RequestId, upload::UploadQuery};
-use crate::error::ApiError;
+use crate::error::{storage, ApiError};
 use crate::http::body::RequestBody;
 use crate::r2::{layout, upload::UploadError};
 use crate::r2::{Chunks, R2Settings, Sender};

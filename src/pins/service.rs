@@ -6,9 +6,9 @@ use crate::backend::Backend;
 use crate::backend::{ledger::LedgerPins, pinning::Pinning};
 use crate::config::UpstreamSettings;
 use crate::domain::{list_query::ListQuery, pin::Pin, request_id::RequestId, timestamp::Millis};
-use crate::error::ApiError;
+use crate::error::{storage, ApiError};
 use crate::store::pins::{corrupt, PinStore};
-use crate::store::{kv::Kv, kv::KvError, record::PinRecord, record::RecordView};
+use crate::store::{kv::Kv, record::PinRecord, record::RecordView};
 use crate::upstream::pins::{AddError, Shown, UpstreamPins, MAX_PINS_PER_CID};
 use crate::upstream::{NoUpstream, Upstream, Upstreaming};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -194,10 +194,6 @@ fn not_added(e: AddError) -> ApiError {
              may hold; delete or replace one of them"
         )),
     }
-}
-
-pub(super) fn storage(e: KvError) -> ApiError {
-    ApiError::Internal(format!("storage error: {}", e.0))
 }
 
 #[cfg(test)]

@@ -10,8 +10,8 @@
 //!   arriving.
 //! - A write another request made within the second (two users adding one CID, two listings
 //!   storing a user's totals) is refused by KV: it is tried again after 1 s, then 2 s, then
-//!   given up (the request fails as on any storage error; no write sequence depends on the
-//!   try that failed, docs/storage.md).
+//!   given up, and the client told to retry (`error::storage`: 429); every write sequence is
+//!   safe to stop at any step (docs/storage.md).
 //!
 //! `Counting` wraps this, so tries again are not counted as operations: a cron run's budget
 //! keeps room for them (900 of the 1000 an invocation may make).

@@ -4,8 +4,8 @@ use super::model::{IssuedToken, TokenInfo, TokenList};
 use crate::auth::{jwt, signing_key, unauthorized, user::UserId, AuthConfig};
 use crate::domain::timestamp::Millis;
 use crate::domain::token::{TokenId, TokenRequest};
-use crate::error::ApiError;
-use crate::store::kv::{Kv, KvError};
+use crate::error::{storage, ApiError};
+use crate::store::kv::Kv;
 use crate::store::tokens::{TokenRecord, TokenStore};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -146,8 +146,4 @@ fn random_u128() -> Result<u128, ApiError> {
     getrandom::getrandom(&mut bytes)
         .map_err(|e| ApiError::Internal(format!("no randomness: {e}")))?;
     Ok(u128::from_le_bytes(bytes))
-}
-
-fn storage(e: KvError) -> ApiError {
-    ApiError::Internal(format!("storage error: {}", e.0))
 }
