@@ -37,7 +37,7 @@ pub enum ApiError {
 /// at once): 429 with a second to wait, not the service's fault.
 pub fn storage(e: KvError) -> ApiError {
     if rate_limited(&e) {
-        let why = "the same pin was written a moment ago; try again in a second";
+        let why = "this was written a moment ago";
         return ApiError::TooManyRequests(why.into(), 1);
     }
     ApiError::Internal(format!("storage error: {}", e.0))

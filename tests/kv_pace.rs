@@ -268,3 +268,56 @@ fn a_write_still_refused_is_a_429_for_the_client() {
     let body: Value = serde_json::from_str(reply.body.as_deref().unwrap()).unwrap();
     assert_eq!(body["error"]["reason"], "TOO_MANY_REQUESTS");
 }
+
+/// Refuses every write of the keys ending in `tail`, for their rate (another request keeps
+/// writing them).
+#[derive(Clone)]
+struct Busy(MemoryKv, &'static str);
+
+impl Kv for Busy {
+    async fn get(&self, key: &str) -> Result<Option<String>, KvError> {
+        self.0.get(key).await
+    }
+    async fn put(&self, key: &str, v: &str, m: &Value, e: Option<u64>) -> Result<(), KvError> {
+        if key.ends_with(self.1) {
+            return Err(KvError("KV PUT failed: 429 Too Many Requests".into()));
+        }
+        self.0.put(key, v, m, e).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), KvError> {
+        self.0.delete(key).await
+    }
+    async fn list(&self, p: &str, c: Option<String>, l: u32) -> Result<ListPage, KvError> {
+        self.0.list(p, c, l).await
+    }
+}
+
+/// A listing that scans stores the user's totals after it has its answer: KV refusing that
+/// write (another listing stored them the same second) leaves the answer whole.
+#[test]
+fn a_listing_answers_when_its_totals_cannot_be_stored() {
+    let c = Client::new("instant", 1000);
+    c.pin("alice", json!({"cid": cid(1)}));
+    let config = common::config("instant");
+    // Two minutes on: the pinset is quiet, so a scan stores its totals.
+    let later = Millis(c.now + 120_000);
+    let list = |kv| {
+        let req = common::request(&basic("alice"), "GET", "/pins", Vec::new());
+        block_on(edge_pinning::app::handle(
+            req,
+            kv,
+            &Unlimited,
+            Ok(&config),
+            later,
+        ))
+    };
+    let reply = list(Busy(c.kv.clone(), "/!c"));
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let body: Value = serde_json::from_str(reply.body.as_deref().unwrap()).unwrap();
+    assert_eq!(body["count"], 1);
+    let stored = || c.kv.map.borrow().keys().any(|k| k.ends_with("/!c"));
+    assert!(!stored());
+    // And stored when KV takes the write.
+    assert_eq!(list(Busy(c.kv.clone(), "never")).status, 200);
+    assert!(stored());
+}

@@ -9,6 +9,7 @@ use super::join;
 use super::keys;
 use super::kv::{Kv, KvError};
 use super::names::{self, Backfill};
+use super::paced::rate_limited;
 use super::pins::PinStore;
 use super::record::RecordView;
 use crate::domain::list_query::ListQuery;
@@ -61,10 +62,17 @@ impl<K: Kv> PinStore<'_, K> {
                 let prefix = keys::pins_of(self.user);
                 let scan = self.scan(&prefix, q, Some(&mut lead), now, render, &mut listing);
                 if let Some(tally) = scan.await? {
-                    let pruned = lead.changes.store(self.kv, self.user, tally, now).await?;
-                    lead.backfill
-                        .finish(self.kv, self.user, pruned, now)
-                        .await?;
+                    let upkeep = async {
+                        let pruned = lead.changes.store(self.kv, self.user, tally, now).await?;
+                        lead.backfill.finish(self.kv, self.user, pruned, now).await
+                    };
+                    // The answer is whole: upkeep KV refuses for its rate (another listing of
+                    // this user's storing the totals the same second) stops, as it may at any
+                    // step, and the next listing does it.
+                    match upkeep.await {
+                        Err(e) if !rate_limited(&e) => return Err(e),
+                        _ => {}
+                    }
                 }
             }
             Some(cids) if cids.len() == 1 => {
