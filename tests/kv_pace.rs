@@ -321,3 +321,51 @@ fn a_listing_answers_when_its_totals_cannot_be_stored() {
     assert_eq!(list(Busy(c.kv.clone(), "never")).status, 200);
     assert!(stored());
 }
+
+/// Kubo's `ipfs pin remote service ls --stat` sends four status listings at once. Two that
+/// both scan and store the user's totals in the same second: the second's write, which KV
+/// refuses, is skipped rather than waited for, and both answer exact counts.
+#[test]
+fn listings_storing_totals_together_do_not_wait() {
+    let mut collided = 0;
+    for seed in 0..16 {
+        let w = World::rated(false);
+        for c in 1..=3 {
+            w.pin("alice", json!({"cid": cid(c)}));
+            w.advance(2);
+        }
+        w.advance(120); // quiet: a scan stores its totals
+        let (a, b) = upstream_support::interleave(
+            w.request("alice", "GET", "/pins?status=queued&limit=1", ""),
+            w.request("alice", "GET", "/pins?status=pinned&limit=1", ""),
+            seed,
+        );
+        assert_eq!((a.status, b.status), (200, 200));
+        assert_eq!((&a.body["count"], &b.body["count"]), (&json!(3), &json!(0)));
+        let r = w.kv.0.rate.as_ref().unwrap();
+        assert_eq!(r.waits.get(), 0, "seed {seed}: {} {}", a.ops, b.ops);
+        collided += r.refused.get();
+        assert_eq!(w.keys("p/alice/!c").len(), 1, "stored");
+    }
+    assert!(collided > 0, "in some schedules both store");
+}
+
+/// Derived data is put once: skipped when this request or another wrote the key within the
+/// second, never waited for.
+#[test]
+fn derived_data_is_put_once_or_skipped() {
+    let clock = Rc::new(Cell::new(T0));
+    let kv = MemoryKv::with_rate(1000, clock.clone());
+    let (first, second) = (Paced::new(kv.clone()), Paced::new(kv.clone()));
+    let put = |p: &Paced<MemoryKv>, v: &str| block_on(p.put_derived("p/u/!c", v, &json!({}), None));
+    assert!(put(&first, "1").unwrap());
+    assert!(
+        !put(&first, "2").unwrap(),
+        "this request wrote it a moment ago"
+    );
+    assert!(!put(&second, "3").unwrap(), "another did");
+    assert_eq!((first.waited(), second.waited()), (0, 0));
+    assert_eq!(block_on(kv.get("p/u/!c")).unwrap().as_deref(), Some("1"));
+    clock.set(T0 + 2_000);
+    assert!(put(&second, "4").unwrap());
+}

@@ -209,9 +209,14 @@ impl Changes {
         let in_force_is_exact = self.stored.is_some() && self.base() == Base::Exact(tally);
         let in_force = if settled && !in_force_is_exact {
             let meta = json!({ "c": fresh.cutoff, "e": fresh.end, "n": tally.0 });
-            kv.put(&format!("{}{TOTALS}", keys::pins_of(user)), "", &meta, None)
-                .await?;
-            Some(fresh)
+            let key = format!("{}{TOTALS}", keys::pins_of(user));
+            // Skipped when another listing of this user stored totals this very second (Kubo's
+            // `--stat` sends four at once): the totals in force are then as if not stored.
+            if kv.put_derived(&key, "", &meta, None).await? {
+                Some(fresh)
+            } else {
+                self.stored
+            }
         } else {
             self.stored
         };

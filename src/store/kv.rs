@@ -39,6 +39,18 @@ pub trait Kv {
         expires: Option<u64>,
     ) -> Result<(), KvError>;
     async fn delete(&self, key: &str) -> Result<(), KvError>;
+    /// A put of derived data that another request may have written the same a moment ago (a
+    /// listing's totals, a token's last use): `Paced` makes it once, and skips it where KV
+    /// would refuse it for the key's rate rather than wait. Whether it was written.
+    async fn put_derived(
+        &self,
+        key: &str,
+        value: &str,
+        metadata: &Value,
+        expires: Option<u64>,
+    ) -> Result<bool, KvError> {
+        self.put(key, value, metadata, expires).await.map(|()| true)
+    }
     /// Keys under `prefix` in ascending byte order, at most `limit` (≤ `LIST_PAGE`) at a time.
     async fn list(
         &self,
@@ -105,6 +117,16 @@ impl<K: Kv> Kv for Counting<K> {
     async fn delete(&self, key: &str) -> Result<(), KvError> {
         self.tick(2);
         self.inner.delete(key).await
+    }
+    async fn put_derived(
+        &self,
+        key: &str,
+        value: &str,
+        metadata: &Value,
+        expires: Option<u64>,
+    ) -> Result<bool, KvError> {
+        self.tick(1);
+        self.inner.put_derived(key, value, metadata, expires).await
     }
     async fn list(
         &self,

@@ -13,6 +13,10 @@
 //!   given up, and the client told to retry (`error::storage`: 429); every write sequence is
 //!   safe to stop at any step (docs/storage.md).
 //!
+//! - Derived data another request may have written the same a moment ago (a listing's
+//!   totals, a token's last use) is put once (`Kv::put_derived`), and skipped where KV would
+//!   refuse it: waiting would only delay an answer for a write that is not needed.
+//!
 //! `Counting` wraps this, so tries again are not counted as operations: a cron run's budget
 //! keeps room for them (900 of the 1000 an invocation may make).
 
@@ -55,16 +59,22 @@ impl<K: Kv> Paced<K> {
         self.inner.pause(ms).await;
     }
 
-    /// Before a write of `key`: waits out the second since this request last wrote it.
-    async fn space(&self, key: &str) {
+    /// How long `key` must wait before this request may write it again (0: it may now).
+    fn too_soon(&self, key: &str) -> u64 {
         let last = self.written.borrow().get(key).copied();
-        let Some(at) = last else { return };
+        let Some(at) = last else { return 0 };
         let since = match (at, self.inner.clock()) {
             (Some(at), Some(now)) => now.0.saturating_sub(at.0),
             _ => 0,
         };
-        if since < SAME_KEY_MS {
-            self.wait(SAME_KEY_MS - since).await;
+        SAME_KEY_MS.saturating_sub(since)
+    }
+
+    /// Before a write of `key`: waits out the second since this request last wrote it.
+    async fn space(&self, key: &str) {
+        let wait = self.too_soon(key);
+        if wait > 0 {
+            self.wait(wait).await;
         }
     }
 
@@ -121,6 +131,25 @@ impl<K: Kv> Kv for Paced<K> {
 
     async fn delete(&self, key: &str) -> Result<(), KvError> {
         self.write(key, || self.inner.delete(key)).await
+    }
+
+    async fn put_derived(
+        &self,
+        key: &str,
+        value: &str,
+        metadata: &Value,
+        expires: Option<u64>,
+    ) -> Result<bool, KvError> {
+        if self.too_soon(key) > 0 {
+            return Ok(false);
+        }
+        match self.inner.put(key, value, metadata, expires).await {
+            Err(e) if rate_limited(&e) => Ok(false),
+            done => {
+                self.wrote(key);
+                done.map(|()| true)
+            }
+        }
     }
 
     async fn list(

@@ -97,9 +97,11 @@ impl<'a, K: Kv> TokenStore<'a, K> {
     ) -> Result<(), KvError> {
         let meta = json!({ "t": now_ms });
         let expires = kv_expiration(record.expires_secs, now_ms / 1000);
+        let key = keys::token_used(self.user, id);
         self.kv
-            .put(&keys::token_used(self.user, id), "", &meta, Some(expires))
+            .put_derived(&key, "", &meta, Some(expires))
             .await
+            .map(drop)
     }
 
     async fn scan(
