@@ -1,9 +1,10 @@
 // `npm run bench`: the built worker in local workerd (Miniflare) against pinsets of N pins.
 // For each N it reports, per request type: the KV operations (the worker's x-kv-ops header),
 // latency p50/p95, and the CPU workerd spent per request; then requests per second for get-by-id
-// and the newest page against two bare workers that make the same one KV call and answer, in the
-// same run: bench/baseline.mjs in JS, and bench/floor in Rust on the same workers-rs glue as the
-// service (the floor any Rust worker starts from); then the bundle size and the native CPU
+// and the newest page against bare workers that make the same one KV call and answer, in the
+// same run: bench/baseline.mjs in JS, bench/floor in Rust on the same workers-rs glue as the
+// service (the floor any Rust worker starts from), and bench/twin.mjs, a JS worker answering
+// what the service answers (checked byte for byte); then the bundle size and the native CPU
 // figures of `cargo bench --bench core`. Writes
 // bench/results.json and a table to stdout, and the table into README.md between the bench
 // markers.
@@ -27,7 +28,7 @@ import os from "node:os";
 import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
 import { workerdCpuNs } from "./workerd-cpu.mjs";
-import { AUTH, SETTINGS, USER, baseline as baselineWorker, built, kvNamespaces } from "./workers.mjs";
+import { AUTH, SETTINGS, USER, baseline as baselineWorker, built, kvNamespaces, twin as twinWorker } from "./workers.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const DATA = `${root}bench/.data`;
@@ -278,6 +279,7 @@ async function benchSize(n, build, floor) {
     built("pins-deployed", build, SETTINGS),
     baselineWorker("baseline"),
     baselineWorker("control"),
+    twinWorker("twin"),
     built("floor", floor),
   ]);
   try {
@@ -286,6 +288,7 @@ async function benchSize(n, build, floor) {
     // The same JS worker again, in its own isolate: its ratio to the first is this run's noise.
     const control = await mf.getWorker("control");
     const rustFloor = await mf.getWorker("floor");
+    const jsTwin = await mf.getWorker("twin");
     const pinsWorker = await mf.getWorker("pins-deployed");
     // Samples: enough for a p95, fewer where one request scans the whole pinset.
     const FAST = 40;
@@ -306,6 +309,7 @@ async function benchSize(n, build, floor) {
       await control.fetch(`http://baseline.test/?k=p/${USER}/${ids[i % ids.length]}`).then((x) => x.arrayBuffer());
       await baseline.fetch(`http://baseline.test/?k=p/${USER}/${ids[i % ids.length]}`).then((x) => x.arrayBuffer());
       await rustFloor.fetch(`http://floor.test/?k=p/${USER}/${ids[i % ids.length]}`).then((x) => x.arrayBuffer());
+      await jsTwin.fetch(`http://twin.test/?k=p/${USER}/${ids[i % ids.length]}`).then((x) => x.arrayBuffer());
     }
     // The first listing of a quiet pinset scans everything and stores the per-status totals.
     r["list newest page, first (stores totals)"] = await list("", 1, count({}));
@@ -371,25 +375,42 @@ async function benchSize(n, build, floor) {
 
     process.stderr.write(`N=${n}: requests per second…\n`);
     const id = ids[0];
+    const twinGet = `http://twin.test/?k=p/${USER}/${id}`;
+    const twinPage = `http://twin.test/?list=${encodeURIComponent(`p/${USER}/`)}`;
+    // The twin must answer what the service answers, byte for byte (the totals are stored).
+    for (const [what, mine, its] of [
+      ["get by id", `http://bench.test/pins/${id}`, twinGet],
+      ["newest page", "http://bench.test/pins", twinPage],
+    ]) {
+      const a = await pinsWorker.fetch(mine, { headers: { authorization: AUTH } }).then((x) => x.text());
+      const b = await jsTwin.fetch(its).then((x) => x.text());
+      if (a !== b) throw new Error(`the JS twin's ${what} differs from the service's:\n${a}\n${b}`);
+    }
     // Every worker is reached the same way (its own fetcher), so that only the workers differ.
     const { rps: throughput, ratios } = await rpsInterleaved(
-      // In this order each ratio's two are neighbours (the Rust get and the JS get two apart),
-      // the control's pair as close as the service's.
+      // In this order each ratio's two are neighbours or one apart, the issue's two (the
+      // service against the bare JS worker) and the control's pair neighbours.
       {
         "Rust floor: one KV get": () => rustFloor.fetch(`http://floor.test/?k=p/${USER}/${id}`),
+        "JS twin: get": () => jsTwin.fetch(twinGet),
         "get by id": () => pinsWorker.fetch(`http://bench.test/pins/${id}`, { headers: { authorization: AUTH } }),
         "baseline: one KV get": () => baseline.fetch(`http://baseline.test/?k=p/${USER}/${id}`),
         "control: one KV get": () => control.fetch(`http://baseline.test/?k=p/${USER}/${id}`),
         "baseline: one KV list": () => baseline.fetch(pinsList(22)),
         "list newest page": () => pinsWorker.fetch("http://bench.test/pins", { headers: { authorization: AUTH } }),
+        "JS twin: page": () => jsTwin.fetch(twinPage),
         "Rust floor: one KV list": () => rustFloor.fetch(pinsList(22)),
       },
       [
         ["get by id ÷ JS one get", "get by id", "baseline: one KV get"],
         ["get by id ÷ Rust one get", "get by id", "Rust floor: one KV get"],
+        ["get by id ÷ JS twin", "get by id", "JS twin: get"],
         ["newest page ÷ JS one list", "list newest page", "baseline: one KV list"],
         ["newest page ÷ Rust one list", "list newest page", "Rust floor: one KV list"],
+        ["newest page ÷ JS twin", "list newest page", "JS twin: page"],
         ["Rust one get ÷ JS one get", "Rust floor: one KV get", "baseline: one KV get"],
+        ["JS twin get ÷ JS one get", "JS twin: get", "baseline: one KV get"],
+        ["JS twin page ÷ JS one list", "JS twin: page", "baseline: one KV list"],
         ["control ÷ JS one get", "control: one KV get", "baseline: one KV get"],
       ],
     );
@@ -461,18 +482,27 @@ function table(results) {
   }
   lines.push(
     "",
-    `Requests per second of the service as deployed (no \`x-kv-ops\`; ${CONCURRENCY} in flight, ${RPS_SECONDS} s each in ${RPS_ROUNDS} interleaved rounds, after ${RPS_WARM_SECONDS} s each untimed) against two bare workers in the same run that make one KV get (or one KV list of the newest 22 pins, like the newest page's) and answer: bench/baseline.mjs in JS, and bench/floor in Rust on workers-rs's own glue and entry. Ratios are the median of the rounds' ratios, the two of each measured one right after the other (in the reverse order every other round); the last column is the JS worker against a second copy of itself, what this run can tell apart:`,
+    `Requests per second of the service as deployed (no \`x-kv-ops\`; ${CONCURRENCY} in flight, ${RPS_SECONDS} s each in ${RPS_ROUNDS} interleaved rounds, after ${RPS_WARM_SECONDS} s each untimed) against bare workers in the same run that make one KV get (or one KV list of the newest 22 pins, like the newest page's) and answer: bench/baseline.mjs in JS (answering the value, or the list's key count), bench/floor in Rust on workers-rs's own glue and entry, and bench/twin.mjs, the JS twin (answering what the service answers, checked byte for byte). Ratios are the median of the rounds' ratios, the two of each measured one right after the other or one apart (in the reverse order every other round); the last column is the JS worker against a second copy of itself, what this run can tell apart:`,
     "",
-    `| N | get by id | newest page | JS: one get | JS: one list | Rust: one get | Rust: one list | get ÷ JS get | get ÷ Rust get | page ÷ JS list | page ÷ Rust list | Rust get ÷ JS get | JS copy ÷ JS get |`,
-    `|---|---|---|---|---|---|---|---|---|---|---|---|---|`,
+    `| N | get by id | newest page | JS: one get | JS: one list | Rust: one get | Rust: one list | JS twin: get | JS twin: page |`,
+    `|---|---|---|---|---|---|---|---|---|`,
   );
   for (const s of sizes) {
     const x = s.rps;
-    const q = s.rps_ratios;
     lines.push(
-      `| ${s.n.toLocaleString("en")} | ${x["get by id"]} | ${x["list newest page"]} | ${x["baseline: one KV get"]} | ${x["baseline: one KV list"]} | ${x["Rust floor: one KV get"]} | ${x["Rust floor: one KV list"]} | ` +
-        `${q["get by id ÷ JS one get"].toFixed(2)} | ${q["get by id ÷ Rust one get"].toFixed(2)} | ${q["newest page ÷ JS one list"].toFixed(2)} | ${q["newest page ÷ Rust one list"].toFixed(2)} | ${q["Rust one get ÷ JS one get"].toFixed(2)} | ${q["control ÷ JS one get"]?.toFixed(2) ?? "n/a"} |`,
+      `| ${s.n.toLocaleString("en")} | ${x["get by id"]} | ${x["list newest page"]} | ${x["baseline: one KV get"]} | ${x["baseline: one KV list"]} | ${x["Rust floor: one KV get"]} | ${x["Rust floor: one KV list"]} | ${x["JS twin: get"] ?? "n/a"} | ${x["JS twin: page"] ?? "n/a"} |`,
     );
+  }
+  const ratio = (q, name) => q[name]?.toFixed(2) ?? "n/a";
+  lines.push(
+    "",
+    `| N | get ÷ JS get | get ÷ Rust get | get ÷ JS twin | page ÷ JS list | page ÷ Rust list | page ÷ JS twin | Rust get ÷ JS get | JS twin get ÷ JS get | JS twin page ÷ JS list | JS copy ÷ JS get |`,
+    `|---|---|---|---|---|---|---|---|---|---|---|`,
+  );
+  for (const s of sizes) {
+    const q = s.rps_ratios;
+    const names = ["get by id ÷ JS one get", "get by id ÷ Rust one get", "get by id ÷ JS twin", "newest page ÷ JS one list", "newest page ÷ Rust one list", "newest page ÷ JS twin", "Rust one get ÷ JS one get", "JS twin get ÷ JS one get", "JS twin page ÷ JS one list", "control ÷ JS one get"];
+    lines.push(`| ${s.n.toLocaleString("en")} | ${names.map((k) => ratio(q, k)).join(" | ")} |`);
   }
   const b = results.bundle;
   lines.push(

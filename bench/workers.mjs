@@ -1,5 +1,5 @@
 // The workers the benches run in Miniflare, defined once: the service with the settings every
-// bench gives it, the bare JS worker (bench/baseline.mjs), and any worker-build output (the
+// bench gives it, the bare JS worker (bench/baseline.mjs), its JS twin (bench/twin.mjs), and any worker-build output (the
 // service's build, bench/floor's), all on the pinsets' one KV namespace.
 import { fileURLToPath } from "node:url";
 
@@ -34,6 +34,9 @@ export const built = (name, dir, bindings = {}) => ({
 
 /** The bare JS worker: one KV get (`?k=`) or list (`?list=`) and nothing else. */
 export const baseline = (name) => ({ name, modules: true, scriptPath: `${root}bench/baseline.mjs`, compatibilityDate, kvNamespaces });
+
+/** The JS twin: the service's answers to get-by-id and the newest page, from the same KV call. */
+export const twin = (name) => ({ name, modules: true, scriptPath: `${root}bench/twin.mjs`, compatibilityDate, kvNamespaces });
 
 /**
  * Sends `count` requests, `inFlight` at a time, each answer read to its end; throws at the first
