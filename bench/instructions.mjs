@@ -68,8 +68,9 @@ try {
   const mine = PAGE ? "/pins" : `/pins/${id}`;
   // The first listing of the pinset scans it and stores the totals (which the twin's count
   // reads): done before anything is counted.
-  for (const [b, path] of Object.entries(builds)) {
-    if (PAGE && !path.startsWith("bare:")) await w[b].fetch("http://bench.test/pins?limit=1000", { headers: { authorization: AUTH } }).then((x) => x.arrayBuffer());
+  const services = Object.entries(builds).filter(([, path]) => !path.startsWith("bare:"));
+  for (const [b] of PAGE ? services : []) {
+    await w[b].fetch("http://bench.test/pins?limit=1000", { headers: { authorization: AUTH } }).then((x) => x.arrayBuffer());
   }
   const sends = {
     js: () => w.js.fetch(`http://b.test/${bare}`),
