@@ -143,6 +143,10 @@ fn main() {
         measure(20, 15, request("/pins?name=nothing&match=partial")),
     ));
     rows.push((
+        "GET /pins (newest page of 10)",
+        measure(500, 15, request("/pins")),
+    ));
+    rows.push((
         "GET /pins?cid=<10 CIDs>",
         measure(50, 15, request(&format!("/pins?cid={}", ten.join(",")))),
     ));
