@@ -4,9 +4,10 @@
 // nothing else in them). Runs the JS worker (bench/baseline.mjs), its JS twin (bench/twin.mjs),
 // the bare Rust worker (bench/floor) and each build given, one KV get each (get-by-id for a
 // build), or with INSTR_REQUEST=page one KV list of the newest 22 pins each (the newest page
-// for a build and the twin), WARM untimed requests and then N counted, in ROUNDS rounds; prints thousands of
-// instructions per request, every thread of workerd included (V8 compiles and collects
-// garbage on its own threads), each round's and the least one's ratio to the JS worker's.
+// for a build and the twin), WARM untimed requests and then N counted, in ROUNDS rounds;
+// prints thousands of instructions per request, every thread of workerd included (V8 compiles
+// and collects garbage on its own threads), each round's and the least one's ratio to the JS
+// worker's.
 //
 //   node bench/instructions.mjs [name=build dir ...]    (default: service=build)
 //   node bench/instructions.mjs name=bare:dir            (a bare worker like bench/floor: ?k=key)
