@@ -21,7 +21,7 @@ import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
-import { AUTH, SETTINGS, USER, baseline, built, sendMany, twin } from "./workers.mjs";
+import { AUTH, PAGE_LIST, SETTINGS, USER, baseline, built, sendMany, twin } from "./workers.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const N = Number(process.env.INSTR_N ?? 300);
@@ -65,13 +65,13 @@ try {
   const keys = await mf.getKVNamespace("PINS", "js");
   const id = (await keys.list({ prefix: `p/${USER}/`, limit: 1 })).keys[0].name.slice(`p/${USER}/`.length);
   // The bare workers' one call: a get of the pin, or a list of the newest 22 (the page's).
-  const bare = PAGE ? `?list=${encodeURIComponent(`p/${USER}/`)}&limit=22` : `?k=p/${USER}/${id}`;
+  const bare = PAGE ? PAGE_LIST : `?k=p/${USER}/${id}`;
   const mine = PAGE ? "/pins" : `/pins/${id}`;
   // The first listing of the pinset scans it and stores the totals (which the twin's count
   // reads): done before anything is counted.
   const services = Object.entries(builds).filter(([, path]) => !path.startsWith("bare:"));
-  for (const [b] of PAGE ? services : []) {
-    await w[b].fetch("http://bench.test/pins?limit=1000", { headers: { authorization: AUTH } }).then((x) => x.arrayBuffer());
+  if (PAGE) {
+    for (const [b] of services) await w[b].fetch("http://bench.test/pins?limit=1000", { headers: { authorization: AUTH } }).then((x) => x.arrayBuffer());
   }
   const sends = {
     js: () => w.js.fetch(`http://b.test/${bare}`),

@@ -11,7 +11,7 @@ import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
 import { workerdCpuNs } from "./workerd-cpu.mjs";
-import { AUTH, SETTINGS, baseline, built, sendMany } from "./workers.mjs";
+import { AUTH, PAGE_LIST, SETTINGS, baseline, built, sendMany } from "./workers.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 // A copy inside the repository: workerd resolves modules under the script's root.
@@ -145,8 +145,8 @@ try {
     const wrong = `Basic ${Buffer.from("bench:wrong").toString("base64")}`;
     await run("GET /pins/{id}, wrong password (401: sign-in, no KV)", "pins", () => pins.fetch(`http://bench.test/pins/${id}`, { headers: { authorization: wrong } }), REQUESTS);
   }
-  await run("baseline one KV list (22)", "baseline", () => baseline.fetch(`http://baseline.test/?list=${encodeURIComponent("p/bench/")}&limit=22`), REQUESTS / 2);
-  await run("bare Rust worker one KV list (22)", "floor", () => floor.fetch(`http://floor.test/?list=${encodeURIComponent("p/bench/")}&limit=22`), REQUESTS / 2);
+  await run("baseline one KV list (22)", "baseline", () => baseline.fetch(`http://baseline.test/${PAGE_LIST}`), REQUESTS / 2);
+  await run("bare Rust worker one KV list (22)", "floor", () => floor.fetch(`http://floor.test/${PAGE_LIST}`), REQUESTS / 2);
   await run("GET /pins (newest page)", "pins", () => pins.fetch("http://bench.test/pins", { headers: { authorization: AUTH } }), REQUESTS / 2);
 } finally {
   await mf.dispose();

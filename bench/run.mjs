@@ -28,7 +28,7 @@ import os from "node:os";
 import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
 import { workerdCpuNs } from "./workerd-cpu.mjs";
-import { AUTH, SETTINGS, USER, baseline as baselineWorker, built, kvNamespaces, twin as twinWorker } from "./workers.mjs";
+import { AUTH, PAGE_LIST, SETTINGS, USER, baseline as baselineWorker, built, kvNamespaces, twin as twinWorker } from "./workers.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const DATA = `${root}bench/.data`;
@@ -362,16 +362,17 @@ async function benchSize(n, build, floor) {
     const LIST1 = { get: 0, put: 0, delete: 0, list: 1 };
     r["baseline worker: one KV get"] = await measure(FAST, (i) => timeBaseline(`http://baseline.test/?k=p/${USER}/${ids[i % ids.length]}`, GET1));
     // Lists like the worker's: of one CID's index (a `cid=` lookup makes one per CID), of the
-    // newest pins (the newest page asks for 22 keys: its limit of 10, +25 %, +10), and of 1000
+    // newest pins (the newest page's 22 keys: PAGE_LIST), and of 1000
     // pins (one step of a full scan). Miniflare's local list walks the namespace's keys in
     // order up to the prefix, so its cost grows with N whatever the prefix holds.
     const cidList = (i) => `http://baseline.test/?list=${encodeURIComponent(`c/${USER}/${sample[i % sample.length].cid}/`)}&limit=22`;
     const pinsList = (limit) => `http://baseline.test/?list=${encodeURIComponent(`p/${USER}/`)}&limit=${limit}`;
+    const pageList = `http://baseline.test/${PAGE_LIST}`;
     r["baseline worker: one KV list, a CID's index (1 key)"] = await measure(FAST, (i) => timeBaseline(cidList(i), LIST1));
-    r["baseline worker: one KV list, the newest 22 pins"] = await measure(FAST, () => timeBaseline(pinsList(22), LIST1));
+    r["baseline worker: one KV list, the newest 22 pins"] = await measure(FAST, () => timeBaseline(pageList, LIST1));
     r["baseline worker: one KV list, 1000 pins"] = await measure(10, () => timeBaseline(pinsList(1000), LIST1));
     r["bare Rust worker: one KV get"] = await measure(FAST, (i) => timeBaseline(`http://floor.test/?k=p/${USER}/${ids[i % ids.length]}`, GET1, rustFloor));
-    r["bare Rust worker: one KV list, the newest 22 pins"] = await measure(FAST, () => timeBaseline(pinsList(22), LIST1, rustFloor));
+    r["bare Rust worker: one KV list, the newest 22 pins"] = await measure(FAST, () => timeBaseline(pageList, LIST1, rustFloor));
 
     process.stderr.write(`N=${n}: requests per second…\n`);
     const id = ids[0];
@@ -396,10 +397,10 @@ async function benchSize(n, build, floor) {
         "get by id": () => pinsWorker.fetch(`http://bench.test/pins/${id}`, { headers: { authorization: AUTH } }),
         "baseline: one KV get": () => baseline.fetch(`http://baseline.test/?k=p/${USER}/${id}`),
         "control: one KV get": () => control.fetch(`http://baseline.test/?k=p/${USER}/${id}`),
-        "baseline: one KV list": () => baseline.fetch(pinsList(22)),
+        "baseline: one KV list": () => baseline.fetch(pageList),
         "list newest page": () => pinsWorker.fetch("http://bench.test/pins", { headers: { authorization: AUTH } }),
         "JS twin: page": () => jsTwin.fetch(twinPage),
-        "Rust floor: one KV list": () => rustFloor.fetch(pinsList(22)),
+        "Rust floor: one KV list": () => rustFloor.fetch(pageList),
       },
       [
         ["get by id ÷ JS one get", "get by id", "baseline: one KV get"],

@@ -41,6 +41,7 @@ export default {
       if (value === null) return new Response("", { status: 404 });
       return new Response(JSON.stringify(render(key.slice(key.lastIndexOf("/") + 1), JSON.parse(value))), { headers });
     }
+    // The newest page's one list (PAGE_LIST in bench/workers.mjs, which workerd cannot import).
     const page = await env.PINS.list({ prefix, limit: 22 });
     let count = 0;
     const results = [];

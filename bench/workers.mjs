@@ -9,6 +9,9 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 export const USER = "bench";
 export const AUTH = `Basic ${Buffer.from(`${USER}:bench`).toString("base64")}`;
 export const NAMESPACE = "bench-pins";
+// The bare workers' one KV list standing in for the newest page: the 22 keys `GET /pins` asks
+// for (its limit of 10, +25 %, +10: `Known::guess` in src/store/listing/scan.rs).
+export const PAGE_LIST = `?list=${encodeURIComponent(`p/${USER}/`)}&limit=22`;
 export const kvNamespaces = { PINS: NAMESPACE };
 
 /** The service's settings in every bench (the `instant` backend, one delegate). */
